@@ -1,0 +1,60 @@
+# The two commands of the README:
+#   make course   set up .venv and run the whole course headless (the main job)
+#   make test     set up .venv and run the whole test suite
+# and for people and maintainers:
+#   make lab      open JupyterLab on the course
+#   make sync     write the notebooks' #@save cells into chapter_rnn/
+#   make notebooks  re-execute the notebooks and commit their outputs (book's parameters, CPU)
+#   make bench    the performance benchmark
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+COURSE_STAMP := $(VENV)/.course-installed
+TEST_STAMP := $(VENV)/.test-installed
+# Notebooks cheap enough for nbval to re-execute with their own parameters; the training
+# notebook's checked outputs are compared by tests/test_training_full.py's single full run.
+NBVAL_NOTEBOOKS := $(filter-out notebooks/07_training.ipynb,$(wildcard notebooks/0[1-6]_*.ipynb))
+
+.PHONY: setup course lab test test-fast sync notebooks clean-notebooks bench browser-deps
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(COURSE_STAMP): requirements.txt pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -r requirements.txt -e .
+	touch $@
+
+$(TEST_STAMP): requirements-test.txt $(COURSE_STAMP)
+	$(PY) -m pip install -r requirements-test.txt
+	touch $@
+
+setup: $(COURSE_STAMP)
+
+course: $(COURSE_STAMP)
+	$(PY) tools/course.py run
+
+lab: $(COURSE_STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+browser-deps: $(TEST_STAMP)
+	bash tools/install_browser.sh
+
+test: $(TEST_STAMP) browser-deps
+	CHAPTER_RNN_HEADLESS=1 $(PY) -m pytest tests --nbval-lax $(NBVAL_NOTEBOOKS)
+
+# Everything but the full training run and the browser: a minute or two.
+test-fast: $(TEST_STAMP)
+	CHAPTER_RNN_HEADLESS=1 $(PY) -m pytest tests -m "not slow and not browser" --nbval-lax $(NBVAL_NOTEBOOKS)
+
+sync: $(COURSE_STAMP)
+	$(PY) tools/sync_package.py
+
+notebooks: $(COURSE_STAMP)
+	$(PY) tools/course.py commit-outputs --device cpu
+
+clean-notebooks: $(COURSE_STAMP)
+	$(PY) tools/course.py clean
+
+bench: $(COURSE_STAMP)
+	$(PY) bench/benchmark.py

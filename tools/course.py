@@ -1,0 +1,169 @@
+"""Run the course headless, and keep the committed notebooks clean.
+
+    python tools/course.py run              # every notebook, the book's parameters -> build/executed
+    python tools/course.py run --small      # the same with small parameters (a smoke run)
+    python tools/course.py run --device cuda
+    python tools/course.py commit-outputs   # run, then write the outputs back into notebooks/
+    python tools/course.py clean            # strip execution noise from notebooks/ in place
+
+`run` ends by printing, for each training run, its final perplexity, tokens/s and the text it
+generated from "time traveller". Notebooks execute with papermill in a fresh kernel each, with
+CHAPTER_RNN_HEADLESS=1 so the training dashboard prints plain lines instead of widgets.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+EXECUTED = ROOT / "build" / "executed"
+
+# Parameters for smoke runs (tests, quick checks): same code paths, seconds instead of minutes.
+SMALL_PARAMETERS: dict[str, dict] = {
+    "06_gradient_clipping": {"num_hiddens": 64, "num_minibatches": 5},
+    "07_training": {"num_hiddens": 32, "num_epochs": 3},
+}
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+TRAINING_TAG_PREFIX = "train-"
+
+
+def course_notebooks() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def headless_env() -> dict[str, str]:
+    """The environment a headless kernel inherits."""
+    return {**os.environ, "CHAPTER_RNN_HEADLESS": "1"}
+
+
+def execute(notebook: Path, output: Path, parameters: dict | None = None,
+            timeout: int = 1800) -> dict:
+    """Execute `notebook` with papermill into `output`; return the executed notebook as JSON."""
+    import papermill
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    previous = os.environ.get("CHAPTER_RNN_HEADLESS")
+    os.environ["CHAPTER_RNN_HEADLESS"] = "1"  # the kernel inherits this process's environment
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters or {}, kernel_name="python3",
+            cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout)
+    finally:
+        if previous is None:
+            del os.environ["CHAPTER_RNN_HEADLESS"]
+        else:
+            os.environ["CHAPTER_RNN_HEADLESS"] = previous
+    return json.loads(output.read_text(encoding="utf-8"))
+
+
+def cell_text(cell: dict) -> str:
+    """Everything a code cell printed (stdout, and text/plain of its results)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out["output_type"] == "stream" and out["name"] == "stdout":
+            parts.append("".join(out["text"]))
+        elif out["output_type"] in ("execute_result", "display_data"):
+            data = out.get("data", {})
+            if "text/plain" in data and "image/png" not in data:
+                parts.append("".join(data["text/plain"]) + "\n")
+    return "".join(parts)
+
+
+def training_results(executed: dict) -> dict[str, str]:
+    """The final report of every cell tagged `train-*`: summary and generated text."""
+    results = {}
+    for cell in executed["cells"]:
+        for tag in cell.get("metadata", {}).get("tags", []):
+            if tag.startswith(TRAINING_TAG_PREFIX):
+                lines = [line for line in cell_text(cell).splitlines()
+                         if line and not line.startswith("epoch ")]
+                results[tag[len(TRAINING_TAG_PREFIX):]] = "\n".join(lines)
+    return results
+
+
+def clean(nb: dict) -> dict:
+    """Drop execution noise: keep sources, outputs and tags; number executed cells 1, 2, ..."""
+    nb["metadata"] = {"kernelspec": KERNELSPEC,
+                      "language_info": {"name": "python", "pygments_lexer": "ipython3"}}
+    nb["cells"] = [c for c in nb["cells"]
+                   if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    count = 0
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        cell["metadata"] = {"tags": tags} if tags else {}
+        if cell["cell_type"] != "code":
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+            continue
+        if cell.get("outputs"):
+            count += 1
+            cell["execution_count"] = count
+            for out in cell["outputs"]:
+                if "execution_count" in out:
+                    out["execution_count"] = count
+                if out["output_type"] in ("display_data", "execute_result"):
+                    out["data"].pop("application/vnd.jupyter.widget-view+json", None)
+        else:
+            cell["execution_count"] = None
+    nb.setdefault("nbformat", 4)
+    nb["nbformat_minor"] = max(nb.get("nbformat_minor", 5), 5)
+    return nb
+
+
+def write_notebook(nb: dict, path: Path) -> None:
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def run(small: bool, device: str | None, only: list[str] | None = None) -> dict[str, dict]:
+    executed = {}
+    for notebook in course_notebooks():
+        if only and not any(notebook.stem.startswith(o) for o in only):
+            continue
+        parameters = dict(SMALL_PARAMETERS.get(notebook.stem, {})) if small else {}
+        if device:
+            parameters["device"] = device
+        print(f"running {notebook.name} {parameters or ''}", flush=True)
+        start = time.perf_counter()
+        executed[notebook.stem] = execute(notebook, EXECUTED / notebook.name, parameters)
+        print(f"  done in {time.perf_counter() - start:.0f}s", flush=True)
+    return executed
+
+
+def report(executed: dict[str, dict]) -> None:
+    print("\n=== training runs ===")
+    for stem, nb in executed.items():
+        for run_name, text in training_results(nb).items():
+            print(f"\n[{stem}: {run_name}]\n{text}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "commit-outputs"):
+        p = sub.add_parser(name)
+        p.add_argument("--small", action="store_true", help="small parameters (smoke run)")
+        p.add_argument("--device", help="e.g. cpu or cuda (default: a GPU when present)")
+        p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 07")
+    sub.add_parser("clean")
+    args = parser.parse_args()
+    if args.command == "clean":
+        for notebook in course_notebooks():
+            write_notebook(clean(json.loads(notebook.read_text(encoding="utf-8"))), notebook)
+        return 0
+    executed = run(args.small, args.device, args.only)
+    if args.command == "commit-outputs":
+        if args.small:
+            parser.error("commit-outputs writes the book's full-parameter run; drop --small")
+        for stem, nb in executed.items():
+            write_notebook(clean(nb), NOTEBOOKS / f"{stem}.ipynb")
+    report(executed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
