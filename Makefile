@@ -16,7 +16,8 @@ TEST_STAMP := $(VENV)/.test-installed
 # notebook's checked outputs are compared by tests/test_training_full.py's single full run.
 NBVAL_NOTEBOOKS := $(filter-out notebooks/07_training.ipynb,$(wildcard notebooks/0[1-6]_*.ipynb))
 
-.PHONY: setup course lab test test-fast sync notebooks clean-notebooks bench browser-deps
+.PHONY: setup course lab test test-fast sync notebooks clean-notebooks bench browser-deps \
+	launch-files binder-check course-gpu test-gpu
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +59,19 @@ clean-notebooks: $(COURSE_STAMP)
 
 bench: $(COURSE_STAMP)
 	$(PY) bench/benchmark.py
+
+# Binder badge, Colab badges and setup cells, binder/requirements.txt: from pyproject's URL.
+launch-files: $(COURSE_STAMP)
+	$(PY) tools/launch.py
+
+# Build a fresh environment from binder/ alone, as repo2docker would, and smoke-run the course.
+binder-check:
+	bash tools/check_binder.sh
+
+# On a GPU runner: the whole course at full size on CUDA, failing if the book's perplexities
+# are missed, then nbval on every notebook's checked (deterministic) cells.
+course-gpu: $(COURSE_STAMP)
+	$(PY) tools/course.py run --device cuda --check
+
+test-gpu: $(TEST_STAMP) course-gpu
+	CHAPTER_RNN_HEADLESS=1 $(PY) -m pytest --nbval-lax notebooks/

@@ -92,7 +92,10 @@ def train_epoch_ch8(net, train_iter, loss, updater, device: torch.device,
         num_tokens += y.numel()
         if should_stop is not None and should_stop():
             raise TrainingStopped(f"stopped after minibatch {minibatch}")
-    return math.exp(total_loss / num_tokens), num_tokens / (time.perf_counter() - start)
+    mean_loss = total_loss / num_tokens
+    # exp overflows a float beyond ~709: such a perplexity is, for every purpose, infinite.
+    perplexity = math.exp(mean_loss) if mean_loss < 700 else math.inf
+    return perplexity, num_tokens / (time.perf_counter() - start)
 
 
 @dataclass

@@ -100,16 +100,15 @@ def clean(nb: dict) -> dict:
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
             continue
-        if cell.get("outputs"):
+        if cell.get("execution_count") is not None:
             count += 1
             cell["execution_count"] = count
-            for out in cell["outputs"]:
-                if "execution_count" in out:
-                    out["execution_count"] = count
-                if out["output_type"] in ("display_data", "execute_result"):
-                    out["data"].pop("application/vnd.jupyter.widget-view+json", None)
-        else:
-            cell["execution_count"] = None
+        for out in cell.get("outputs", []):
+            if "execution_count" in out:
+                out["execution_count"] = cell["execution_count"]
+            if out["output_type"] in ("display_data", "execute_result"):
+                # widget views need live widget state, which we never commit; text stays
+                out["data"].pop("application/vnd.jupyter.widget-view+json", None)
     nb.setdefault("nbformat", 4)
     nb["nbformat_minor"] = max(nb.get("nbformat_minor", 5), 5)
     return nb
