@@ -21,7 +21,7 @@ class TrainingDiverged(ArithmeticError):
     """The loss or the gradient stopped being a finite number."""
 
     def __init__(self, what: str, minibatch: int) -> None:
-        super().__init__(f"the {what} became {'NaN or infinite'} at minibatch {minibatch}")
+        super().__init__(f"the {what} became NaN or infinite at minibatch {minibatch}")
         self.what, self.minibatch = what, minibatch
 
 

@@ -2,7 +2,7 @@
 
     python tools/course.py run              # every notebook, the book's parameters -> build/executed
     python tools/course.py run --small      # the same with small parameters (a smoke run)
-    python tools/course.py run --device cuda
+    python tools/course.py run --device cuda --check   # fail if the book's perplexities are missed
     python tools/course.py commit-outputs   # run, then write the outputs back into notebooks/
     python tools/course.py clean            # strip execution noise from notebooks/ in place
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,8 @@ SMALL_PARAMETERS: dict[str, dict] = {
     "06_gradient_clipping": {"num_hiddens": 64, "num_minibatches": 5},
     "07_training": {"num_hiddens": 32, "num_epochs": 3},
 }
+# The book's perplexities after 500 epochs are 1.0 and 1.5; the course must reach these bounds.
+BOOK_BOUNDS = {"sequential": 1.1, "random": 1.6}
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 TRAINING_TAG_PREFIX = "train-"
 
@@ -39,6 +42,13 @@ def course_notebooks() -> list[Path]:
 def headless_env() -> dict[str, str]:
     """The environment a headless kernel inherits."""
     return {**os.environ, "CHAPTER_RNN_HEADLESS": "1"}
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names the notebook's papermill `parameters` cell assigns."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook)))
 
 
 def execute(notebook: Path, output: Path, parameters: dict | None = None,
@@ -86,6 +96,21 @@ def training_results(executed: dict) -> dict[str, str]:
     return results
 
 
+def final_perplexity(report: str) -> float:
+    """The perplexity in a training report's summary line ('perplexity 1.03, ...')."""
+    match = re.search(r"^perplexity (\d+\.\d+|inf),", report, re.MULTILINE)
+    if match is None:
+        raise ValueError(f"no perplexity summary in this training report:\n{report}")
+    return float(match.group(1))
+
+
+def missed_bounds(executed: dict[str, dict]) -> list[str]:
+    """The book's perplexity bounds that the training notebook's runs did not reach."""
+    results = training_results(executed["07_training"])
+    return [f"{name}: perplexity {final_perplexity(results[name])} > {bound}"
+            for name, bound in BOOK_BOUNDS.items() if final_perplexity(results[name]) > bound]
+
+
 def clean(nb: dict) -> dict:
     """Drop execution noise: keep sources, outputs and tags; number executed cells 1, 2, ..."""
     nb["metadata"] = {"kernelspec": KERNELSPEC,
@@ -94,6 +119,9 @@ def clean(nb: dict) -> dict:
                    if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
     count = 0
     for cell in nb["cells"]:
+        # on disk, as Jupyter writes it: a list of lines (keeps diffs line by line)
+        source = "".join(cell["source"])
+        cell["source"] = source.splitlines(keepends=True)
         tags = cell.get("metadata", {}).get("tags", [])
         cell["metadata"] = {"tags": tags} if tags else {}
         if cell["cell_type"] != "code":
@@ -124,7 +152,7 @@ def run(small: bool, device: str | None, only: list[str] | None = None) -> dict[
         if only and not any(notebook.stem.startswith(o) for o in only):
             continue
         parameters = dict(SMALL_PARAMETERS.get(notebook.stem, {})) if small else {}
-        if device:
+        if device and "device" in declared_parameters(notebook):
             parameters["device"] = device
         print(f"running {notebook.name} {parameters or ''}", flush=True)
         start = time.perf_counter()
@@ -148,6 +176,8 @@ def main() -> int:
         p.add_argument("--small", action="store_true", help="small parameters (smoke run)")
         p.add_argument("--device", help="e.g. cpu or cuda (default: a GPU when present)")
         p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 07")
+        p.add_argument("--check", action="store_true",
+                       help="fail unless the training runs reach the book's perplexities")
     sub.add_parser("clean")
     args = parser.parse_args()
     if args.command == "clean":
@@ -161,6 +191,11 @@ def main() -> int:
         for stem, nb in executed.items():
             write_notebook(clean(nb), NOTEBOOKS / f"{stem}.ipynb")
     report(executed)
+    if args.check:
+        missed = missed_bounds(executed)
+        print("\n" + ("\n".join(missed) if missed else
+                      f"the book's perplexities are reached: {BOOK_BOUNDS}"))
+        return 1 if missed else 0
     return 0
 
 
