@@ -4,7 +4,7 @@
 # every notebook in it. Usage: tools/check_binder.sh [VENV_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=${1:-build/binder-venv}
+venv=$(realpath -m "${1:-build/binder-venv}")
 want=$(sed -n 's/^python-//p' binder/runtime.txt)
 have=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 if [ "$want" != "$have" ]; then
@@ -13,8 +13,13 @@ if [ "$want" != "$have" ]; then
 fi
 rm -rf "$venv"
 python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q -r binder/requirements.txt
-# postBuild runs with the environment's python first on PATH, from the repository root
-PATH="$PWD/$venv/bin:$PATH" bash binder/postBuild >/dev/null
-"$venv/bin/python" -c "import chapter_rnn, torch; print('binder env: torch', torch.__version__)"
-"$venv/bin/python" tools/course.py run --small
+# Where the CPU wheel index cannot be reached (offline CI), pip skips it at once instead of
+# retrying it for every package; pip's own sources still provide torch==2.13.0+cpu.
+PIP_RETRIES=0 "$venv/bin/python" -m pip install -q -r binder/requirements.txt
+# From here on the environment's python comes first on PATH, as in repo2docker's image;
+# postBuild runs from the repository root.
+export PATH="$venv/bin:$PATH"
+bash binder/postBuild >/dev/null
+# Import from outside the checkout, so it is the installed package that answers.
+(cd / && python -c "import chapter_rnn, torch; print('binder env: torch', torch.__version__)")
+python tools/course.py run --small
