@@ -14,7 +14,12 @@ from .rnn_model import *  # noqa: F401,F403
 from .prediction import *  # noqa: F401,F403
 from .gradient_clipping import *  # noqa: F401,F403
 from .training import *  # noqa: F401,F403
+from .exercises import *  # noqa: F401,F403
+from .bptt_by_hand import *  # noqa: F401,F403
+from .fast_path import *  # noqa: F401,F403
+from .checkpoint import *  # noqa: F401,F403
 from .dashboard import *  # noqa: F401,F403
+from .playground import *  # noqa: F401,F403
 
 try:
     __version__ = _metadata.version("chapter-rnn")

@@ -17,17 +17,25 @@ throughput at most (see `make bench`).
 """
 from __future__ import annotations
 
+import html
 import io
+import math
 import os
 import sys
 import time
 from typing import Callable, Protocol, Sequence
 
-__all__ = ["Dashboard", "LiveDashboard", "TextDashboard", "live_frontend", "make_dashboard",
-           "perplexity_png", "format_duration"]
+__all__ = ["Dashboard", "LiveDashboard", "TextDashboard", "Throttle", "live_frontend",
+           "make_dashboard", "perplexity_png", "format_duration", "format_perplexity", "status_line"]
 
 # Redraw the plot at most this often (seconds): matplotlib takes ~50 ms per PNG.
 PLOT_INTERVAL = 2.0
+# Update the progress bar and status at most this often (seconds): with tiny epochs, one message
+# per epoch would flood the browser.
+STATUS_INTERVAL = 0.25
+# Shown where the kernel cannot read clicks while busy (see `LiveDashboard.start`).
+STOP_FALLBACK = ("Stop reaches a busy kernel only with ipykernel < 7; use the kernel's "
+                 "interrupt button instead: it also keeps what was learned")
 # Look for Stop clicks at most this often (seconds).
 POLL_INTERVAL = 0.1
 
@@ -44,13 +52,31 @@ class Dashboard(Protocol):
     def close(self, history) -> None: ...
 
 
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (where widgets can be shown and clicks polled)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def live_frontend() -> bool:
     """True inside a Jupyter kernel that a person is looking at (not a headless run)."""
     if os.environ.get("CHAPTER_RNN_HEADLESS", "") not in ("", "0"):
         return False
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython else None
-    return type(shell).__name__ == "ZMQInteractiveShell"
+    return _in_kernel()
+
+
+class Throttle:
+    """Say yes at most once per `interval` seconds (always on `force`): keeps redraws cheap."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval, self.last = interval, -math.inf
+
+    def due(self, now: float, force: bool = False) -> bool:
+        if force or now - self.last >= self.interval:
+            self.last = now
+            return True
+        return False
 
 
 def make_dashboard(title: str, live: bool | None = None) -> Dashboard:
@@ -58,6 +84,11 @@ def make_dashboard(title: str, live: bool | None = None) -> Dashboard:
     if live is None:
         live = live_frontend()
     return LiveDashboard(title) if live else TextDashboard(title)
+
+
+def format_perplexity(value: float) -> str:
+    """'1.03' for the usual range; '3.6e+166' for a run that blew up (not 170 digits)."""
+    return f"{value:.2f}" if value < 1e4 else f"{value:.3g}"
 
 
 def format_duration(seconds: float) -> str:
@@ -100,15 +131,15 @@ def _curves(history) -> dict[str, list[float]]:
     return curves
 
 
-def _status(history, first_epoch: int, num_epochs: int, started: float) -> str:
-    """'epoch 50/500, perplexity 8.21, 24,800 tokens/s, 2m50s left'."""
+def status_line(history, first_epoch: int, num_epochs: int, elapsed: float) -> str:
+    """'epoch 50/500, perplexity 8.21, 24,800 tokens/s, 2m50s left' after `elapsed` seconds."""
     epoch = history.epochs[-1]
     done_here = epoch - first_epoch
-    left = (time.perf_counter() - started) / max(done_here, 1) * (num_epochs - epoch)
-    text = (f"epoch {epoch}/{num_epochs}, perplexity {history.perplexity[-1]:.2f}, "
+    left = elapsed / max(done_here, 1) * (num_epochs - epoch)
+    text = (f"epoch {epoch}/{num_epochs}, perplexity {format_perplexity(history.perplexity[-1])}, "
             f"{history.tokens_per_sec[-1]:,.0f} tokens/s, {format_duration(left)} left")
     if getattr(history, "val_perplexity", None):
-        text += f", validation perplexity {history.val_perplexity[-1]:.2f}"
+        text += f", validation perplexity {format_perplexity(history.val_perplexity[-1])}"
     return text
 
 
@@ -129,11 +160,13 @@ class TextDashboard:
     def epoch_end(self, history, sample: Callable[[], str]) -> None:
         epoch = history.epochs[-1]
         if (epoch - self.first_epoch) % self.every == 0 or epoch == self.num_epochs:
-            print(f"{_status(history, self.first_epoch, self.num_epochs, self.started)} | "
+            elapsed = time.perf_counter() - self.started
+            print(f"{status_line(history, self.first_epoch, self.num_epochs, elapsed)} | "
                   f"{sample()}", flush=True)
 
     def close(self, history) -> None:
-        if history.epochs and "IPython" in sys.modules:
+        ipython = sys.modules.get("IPython")
+        if history.epochs and ipython is not None and ipython.get_ipython() is not None:
             from IPython.display import Image, display
 
             display(Image(perplexity_png(history.epochs, _curves(history), self.title,
@@ -141,11 +174,13 @@ class TextDashboard:
 
 
 class LiveDashboard:
-    """Widgets updated in place while training runs, with a Stop button."""
+    """Widgets updated in place while training runs, with a Stop button.
+
+    Outside a Jupyter kernel (a plain `python` process, e.g. the benchmark) the widgets are built
+    and updated but never shown, and polling for clicks does nothing."""
 
     def __init__(self, title: str) -> None:
         import ipywidgets as widgets
-        from IPython.display import display
 
         self.title = title
         self.progress = widgets.IntProgress(min=0, max=1, description="epoch",
@@ -161,9 +196,14 @@ class LiveDashboard:
             widgets.HBox([self.progress, self.stop_button]), self.status, self.plot,
             self.sample])
         self._stop = False
-        self._last_plot = self._last_poll = 0.0
-        self._poll = None
-        display(self.box)
+        self._plot_throttle, self._poll_throttle = Throttle(PLOT_INTERVAL), Throttle(POLL_INTERVAL)
+        self._status_throttle = Throttle(STATUS_INTERVAL)
+        self._events = self._poll = None
+        self._kernel = _in_kernel()
+        if self._kernel:
+            from IPython.display import display
+
+            display(self.box)
 
     def _on_stop(self, _button) -> None:
         self._stop = True
@@ -171,40 +211,46 @@ class LiveDashboard:
         self.stop_button.description = "Stopping..."
 
     def start(self, first_epoch: int, num_epochs: int) -> None:
-        from jupyter_ui_poll import ui_events
-
         self.first_epoch, self.num_epochs = first_epoch, num_epochs
         self.progress.max, self.progress.value = num_epochs, first_epoch
         self.started = time.perf_counter()
-        self._events = ui_events()
-        self._poll = self._events.__enter__()
+        if self._kernel:
+            from IPython import get_ipython
+            from jupyter_ui_poll import ui_events
+
+            if not hasattr(get_ipython().kernel, "do_one_iteration"):
+                # ipykernel 7 dropped the hook jupyter_ui_poll 1.1 relies on: clicks would wait.
+                self.stop_button.tooltip = STOP_FALLBACK
+                self.status.value = STOP_FALLBACK
+
+            # While the cell is busy, the kernel reads no messages; polling lets Stop through.
+            self._events = ui_events()
+            self._poll = self._events.__enter__()
 
     def stop_requested(self) -> bool:
-        now = time.perf_counter()
-        if self._poll is not None and now - self._last_poll >= POLL_INTERVAL:
-            self._last_poll = now
-            self._poll(10)  # let the kernel handle pending clicks on Stop
+        if self._poll is not None and self._poll_throttle.due(time.perf_counter()):
+            self._poll(10)  # handle up to 10 pending front-end messages (clicks on Stop)
         return self._stop
 
     def epoch_end(self, history, sample: Callable[[], str]) -> None:
-        import html
-
-        self.progress.value = history.epochs[-1]
-        self.status.value = _status(history, self.first_epoch, self.num_epochs, self.started)
-        now = time.perf_counter()
-        if now - self._last_plot >= PLOT_INTERVAL or history.epochs[-1] == self.num_epochs:
-            self._last_plot = now
+        now, last = time.perf_counter(), history.epochs[-1] == self.num_epochs
+        if self._status_throttle.due(now, last):
+            self.progress.value = history.epochs[-1]
+            self.status.value = status_line(history, self.first_epoch, self.num_epochs,
+                                            now - self.started)
+        if self._plot_throttle.due(now, last):
             self.plot.value = perplexity_png(history.epochs, _curves(history), self.title,
                                              self.num_epochs)
             self.sample.value = f"<code>{html.escape(sample())}</code>"
 
     def close(self, history) -> None:
-        from IPython.display import Image, display
-
-        if self._poll is not None:
+        if self._events is not None:
             self._events.__exit__(None, None, None)
-            self._poll = None
+            self._events = self._poll = None
         self.box.close()
-        if history.epochs:
+        if history.epochs and self._kernel:
+            from IPython.display import Image, display
+
+            # A static PNG stays in the saved notebook; the widgets would need their state.
             display(Image(perplexity_png(history.epochs, _curves(history), self.title,
                                          self.num_epochs)))

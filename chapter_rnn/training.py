@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from chapter_rnn.gradient_clipping import grad_clipping, model_params, sgd
-from chapter_rnn.dashboard import make_dashboard
+from chapter_rnn.dashboard import format_perplexity, make_dashboard
 from chapter_rnn.data import Vocab
 from chapter_rnn.prediction import predict_ch8
 
@@ -119,7 +119,8 @@ class TrainingHistory:
     def summary(self) -> str:
         if not self.epochs:
             return f"no epoch completed on {self.device}"
-        return (f"perplexity {self.perplexity[-1]:.2f}, {self.tokens_per_sec[-1]:,.1f} "
+        return (f"perplexity {format_perplexity(self.perplexity[-1])}, "
+                f"{self.tokens_per_sec[-1]:,.1f} "
                 f"tokens/sec on {self.device} after {self.epochs[-1]} epochs")
 
 

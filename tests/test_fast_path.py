@@ -1,0 +1,108 @@
+"""The fast path trains the same model with the same maths as the teaching path."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import chapter_rnn as crnn
+
+CPU = torch.device("cpu")
+
+
+def twin_models(num_hiddens=32, use_random_iter=False, seed=0):
+    crnn.set_seed(seed)
+    train_iter, vocab = crnn.load_data_time_machine(6, 9, use_random_iter, max_tokens=1500)
+    teaching = crnn.RNNModelScratch(len(vocab), num_hiddens, CPU, crnn.get_params,
+                                    crnn.init_rnn_state, crnn.rnn)
+    fast = crnn.RNNModelFast(len(vocab), num_hiddens, CPU, teaching.params)
+    return teaching, fast, train_iter, vocab
+
+
+def test_fast_model_starts_from_a_copy():
+    teaching, fast, _, _ = twin_models()
+    assert all(torch.equal(p.detach(), q) for p, q in zip(teaching.params, fast.params))
+    assert all(not q.requires_grad for q in fast.params)
+    fast.params[0] += 1  # training one must not move the other
+    assert not torch.equal(teaching.params[0].detach(), fast.params[0])
+
+
+def test_same_forward_outputs_and_state():
+    teaching, fast, train_iter, _ = twin_models()
+    X, _ = next(iter(train_iter))
+    state = teaching.begin_state(X.shape[0], CPU)
+    with torch.no_grad():
+        expected, (H_ref,) = teaching(X, state)
+    outputs, (H,) = fast(X, fast.begin_state(X.shape[0], CPU))
+    torch.testing.assert_close(outputs, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(H, H_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_fast_gradients_equal_autograd():
+    teaching, fast, train_iter, _ = twin_models()
+    X, Y = next(iter(train_iter))
+    y = Y.T.reshape(-1)
+    y_hat, _ = teaching(X, teaching.begin_state(X.shape[0], CPU))
+    l = nn.CrossEntropyLoss()(y_hat, y)
+    l.backward()
+    outputs, cache = fast.forward(X, fast.begin_state(X.shape[0], CPU))
+    loss, grads = fast.backward(outputs, y, cache)
+    assert loss == pytest.approx(l.item(), rel=1e-6)
+    for p, g in zip(teaching.params, grads):
+        torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("use_random_iter", [False, True])
+def test_same_losses_and_parameters_over_an_epoch(use_random_iter):
+    teaching, fast, train_iter, _ = twin_models(use_random_iter=use_random_iter)
+    norms_teaching, norms_fast = [], []
+    crnn.set_seed(5)  # random sampling draws its offsets: give both epochs the same draws
+    ppl_teaching, _ = crnn.train_epoch_ch8(
+        teaching, train_iter, nn.CrossEntropyLoss(),
+        lambda batch_size: crnn.sgd(teaching.params, 1.0, batch_size), CPU, use_random_iter,
+        1.0, norms_teaching)
+    crnn.set_seed(5)
+    ppl_fast, _ = crnn.train_epoch_fast(fast, train_iter, 1.0, CPU, use_random_iter, 1.0,
+                                        norms_fast)
+    assert len(norms_fast) == len(norms_teaching) >= 5
+    assert ppl_fast == pytest.approx(ppl_teaching, rel=1e-5)
+    assert norms_fast == pytest.approx(norms_teaching, rel=1e-4)
+    for p, q in zip(teaching.params, fast.params):
+        torch.testing.assert_close(q, p.detach(), rtol=1e-4, atol=1e-6)
+
+
+def test_train_ch8_fast_matches_train_ch8(capsys):
+    teaching, fast, train_iter, vocab = twin_models(num_hiddens=16)
+    crnn.set_seed(5)  # the iterator draws a random offset per epoch: the same for both
+    h_teaching = crnn.train_ch8(teaching, train_iter, vocab, 1.0, 3, CPU, dashboard=False)
+    threads = torch.get_num_threads()
+    crnn.set_seed(5)
+    h_fast = crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 3, CPU, dashboard=False)
+    assert torch.get_num_threads() == threads  # the thread setting is given back
+    assert isinstance(h_fast, crnn.TrainingHistory) and h_fast.epochs == [1, 2, 3]
+    assert h_fast.perplexity == pytest.approx(h_teaching.perplexity, rel=1e-5)
+    assert h_fast.max_grad_norm == pytest.approx(h_teaching.max_grad_norm, rel=1e-4)
+    assert "time traveller" in capsys.readouterr().out
+
+
+def test_train_ch8_fast_continues_a_history():
+    _, fast, train_iter, vocab = twin_models(num_hiddens=16)
+    history = crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 1, CPU, dashboard=False)
+    crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 2, CPU, history=history,
+                        dashboard=False)
+    assert history.epochs == [1, 2] and history.stopped is None
+
+
+def test_divergence_ends_cleanly():
+    _, fast, train_iter, vocab = twin_models(num_hiddens=16)
+    fast.params[3].fill_(math.inf)
+    history = crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 2, CPU, dashboard=False)
+    assert history.epochs == [] and "diverged" in history.stopped
+
+
+def test_bad_arguments_are_refused():
+    _, fast, train_iter, vocab = twin_models(num_hiddens=16)
+    with pytest.raises(ValueError):
+        crnn.train_ch8_fast(fast, train_iter, vocab, 0.0, 1, CPU)
+    with pytest.raises(ValueError):
+        crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 0, CPU)
