@@ -6,13 +6,11 @@ import time
 
 import torch
 
-from chapter_rnn.dashboard import make_dashboard
 from chapter_rnn.data import Vocab
 from chapter_rnn.parameters import get_params
-from chapter_rnn.prediction import predict_ch8
 from chapter_rnn.rnn_model import init_rnn_state
 from chapter_rnn.training import (TrainingDiverged, TrainingHistory, TrainingStopped,
-                                  interrupts_held_back)
+                                  interrupts_held_back, run_training)
 
 
 class RNNModelFast:
@@ -132,52 +130,20 @@ def train_ch8_fast(net: RNNModelFast, train_iter, vocab: Vocab, lr: float, num_e
     """`train_ch8` for `RNNModelFast`: same arguments, same dashboard, same history.
     `num_threads`: torch's CPU threads while training (restored afterwards; None leaves them;
     1 helps on a CPU that other programs keep busy)."""
-    if not lr > 0:
-        raise ValueError(f"the learning rate must be positive, got {lr}")
-    if num_epochs < 1:
-        raise ValueError(f"num_epochs must be at least 1, got {num_epochs}")
-    predict = lambda prefix: predict_ch8(prefix, 50, net, vocab, device)
-    history = history if history is not None else TrainingHistory(device=str(device))
-    history.stopped = None
-    board = make_dashboard("sequential partitioning (fast path)" if not use_random_iter
-                           else "random sampling (fast path)", live=dashboard)
+
+    def one_epoch(grad_norms, should_stop):
+        return train_epoch_fast(net, train_iter, lr, device, use_random_iter, theta, grad_norms,
+                                should_stop)
+
+    title = "random sampling" if use_random_iter else "sequential partitioning"
     previous_threads = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     try:
-        _fast_epochs(net, train_iter, lr, num_epochs, device, use_random_iter, theta, history,
-                     board, predict)
+        return run_training(one_epoch, net, vocab, lr, num_epochs, device, theta=theta,
+                            history=history, dashboard=dashboard, caller="train_ch8_fast",
+                            title=f"{title} (fast path)")
     finally:
         torch.set_num_threads(previous_threads)
-    return history
-
-
-def _fast_epochs(net, train_iter, lr, num_epochs, device, use_random_iter, theta, history,
-                 board, predict) -> None:
-    """train_ch8_fast's epochs, with the dashboard and the final report."""
-    first_epoch = len(history.epochs)
-    board.start(first_epoch, num_epochs)
-    epoch = first_epoch
-    try:
-        for epoch in range(first_epoch + 1, num_epochs + 1):
-            grad_norms = []
-            ppl, speed = train_epoch_fast(net, train_iter, lr, device, use_random_iter, theta,
-                                          grad_norms, board.stop_requested)
-            history.record(epoch, ppl, speed, grad_norms)
-            board.epoch_end(history, lambda: predict("time traveller"))
-    except TrainingDiverged as err:
-        history.stopped = (
-            f"Training diverged in epoch {epoch}: {err}. The parameters are those of the last "
-            f"finite update. Try a smaller learning rate (lr={lr}).")
-    except (KeyboardInterrupt, TrainingStopped):
-        history.stopped = (f"Training was stopped during epoch {epoch}; epochs 1-{epoch - 1} "
-                           f"are kept. Call train_ch8_fast again with history=... to continue.")
-    finally:
-        board.close(history)
-    if history.stopped:
-        print(history.stopped)
-    print(history.summary())
-    print(predict("time traveller"))
-    print(predict("traveller"))
 
 __all__ = ['RNNModelFast', 'clip_and_step', 'train_epoch_fast', 'train_ch8_fast']

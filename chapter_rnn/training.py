@@ -124,35 +124,27 @@ class TrainingHistory:
                 f"tokens/sec on {self.device} after {self.epochs[-1]} epochs")
 
 
-def train_ch8(net, train_iter, vocab: Vocab, lr: float, num_epochs: int,
-              device: torch.device, use_random_iter: bool = False, *, theta: float = 1.0,
-              history: TrainingHistory | None = None,
-              dashboard: bool | None = None) -> TrainingHistory:
-    """Train `net` for `num_epochs` epochs (continuing `history` if given) and return what was
-    measured. `dashboard`: None chooses live widgets or plain lines by where it runs."""
+def run_training(epoch_fn, net, vocab: Vocab, lr: float, num_epochs: int,
+                 device: torch.device, *, theta: float, history: TrainingHistory | None,
+                 dashboard: bool | None, title: str, caller: str) -> TrainingHistory:
+    """The loop over epochs that `train_ch8` and its variants share: progress on the dashboard,
+    the history, and a clean end on divergence or interruption. `epoch_fn(grad_norms,
+    should_stop)` trains one epoch and returns (perplexity, tokens per second)."""
     if not lr > 0:
         raise ValueError(f"the learning rate must be positive, got {lr}")
     if num_epochs < 1:
         raise ValueError(f"num_epochs must be at least 1, got {num_epochs}")
-    loss = nn.CrossEntropyLoss()
-    if isinstance(net, nn.Module):
-        updater = torch.optim.SGD(net.parameters(), lr)
-    else:
-        updater = lambda batch_size: sgd(net.params, lr, batch_size)
     predict = lambda prefix: predict_ch8(prefix, 50, net, vocab, device)
     history = history if history is not None else TrainingHistory(device=str(device))
     history.stopped = None
     first_epoch = len(history.epochs)
-    board = make_dashboard("sequential partitioning" if not use_random_iter
-                           else "random sampling", live=dashboard)
+    board = make_dashboard(title, live=dashboard)
     board.start(first_epoch, num_epochs)
     epoch = first_epoch
     try:
         for epoch in range(first_epoch + 1, num_epochs + 1):
             grad_norms = []
-            ppl, speed = train_epoch_ch8(net, train_iter, loss, updater, device,
-                                         use_random_iter, theta, grad_norms,
-                                         board.stop_requested)
+            ppl, speed = epoch_fn(grad_norms, board.stop_requested)
             history.record(epoch, ppl, speed, grad_norms)
             board.epoch_end(history, lambda: predict("time traveller"))
     except TrainingDiverged as err:
@@ -163,7 +155,7 @@ def train_ch8(net, train_iter, vocab: Vocab, lr: float, num_epochs: int,
     except (KeyboardInterrupt, TrainingStopped):
         history.stopped = (
             f"Training was stopped during epoch {epoch}; epochs 1-{epoch - 1} are kept and "
-            f"the parameters are consistent. Call train_ch8 again with history=... to continue.")
+            f"the parameters are consistent. Call {caller} again with history=... to continue.")
     finally:
         board.close(history)
     if history.stopped:
@@ -173,4 +165,25 @@ def train_ch8(net, train_iter, vocab: Vocab, lr: float, num_epochs: int,
     print(predict("traveller"))
     return history
 
-__all__ = ['TrainingDiverged', 'TrainingStopped', 'interrupts_held_back', 'detach_state', 'train_epoch_ch8', 'TrainingHistory', 'train_ch8']
+
+def train_ch8(net, train_iter, vocab: Vocab, lr: float, num_epochs: int,
+              device: torch.device, use_random_iter: bool = False, *, theta: float = 1.0,
+              history: TrainingHistory | None = None,
+              dashboard: bool | None = None) -> TrainingHistory:
+    """Train `net` for `num_epochs` epochs (continuing `history` if given) and return what was
+    measured. `dashboard`: None chooses live widgets or plain lines by where it runs."""
+    loss = nn.CrossEntropyLoss()
+    if isinstance(net, nn.Module):
+        updater = torch.optim.SGD(net.parameters(), lr)
+    else:
+        updater = lambda batch_size: sgd(net.params, lr, batch_size)
+
+    def one_epoch(grad_norms, should_stop):
+        return train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta,
+                               grad_norms, should_stop)
+
+    return run_training(one_epoch, net, vocab, lr, num_epochs, device, theta=theta,
+                        history=history, dashboard=dashboard, caller="train_ch8",
+                        title="random sampling" if use_random_iter else "sequential partitioning")
+
+__all__ = ['TrainingDiverged', 'TrainingStopped', 'interrupts_held_back', 'detach_state', 'train_epoch_ch8', 'TrainingHistory', 'run_training', 'train_ch8']
