@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make course   set up .venv and run the whole course headless (the main job)
-#   make test     set up .venv and run the whole test suite
+#   make test     set up .venv, lint with ruff and run the whole test suite
 # and for people and maintainers:
 #   make lab      open JupyterLab on the course
 #   make sync     write the notebooks' #@save cells into chapter_rnn/
@@ -42,11 +42,14 @@ lab: $(COURSE_STAMP)
 browser-deps: $(TEST_STAMP)
 	bash tools/install_browser.sh
 
+# Lint first (ruff: code, tests, tools and the notebooks), then the tests.
 test: $(TEST_STAMP) browser-deps
+	$(VENV)/bin/ruff check .
 	CHAPTER_RNN_HEADLESS=1 $(PY) -m pytest tests --nbval-lax $(NBVAL_NOTEBOOKS)
 
 # Everything but the full training run and the browser: a minute or two.
 test-fast: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
 	CHAPTER_RNN_HEADLESS=1 $(PY) -m pytest tests -m "not slow and not browser" --nbval-lax $(NBVAL_NOTEBOOKS)
 
 sync: $(COURSE_STAMP)

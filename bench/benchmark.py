@@ -336,7 +336,7 @@ def main() -> int:
                     measured.setdefault(name, []).append(
                         measure(name, run, loader, device, args.epochs, threads))
             base = None
-            for name, rounds in measured.items():
+            for rounds in measured.values():
                 row = merge(rounds)
                 row["threads_setting"] = threads or "default"
                 base = row["tokens_per_sec"] if base is None else base

@@ -7,6 +7,8 @@ Each module below comes from one notebook (see its header); the rest are hand-wr
 """
 from importlib import metadata as _metadata
 
+# Course order, not alphabetical: a later module's names win.
+# isort: off
 from .data import *  # noqa: F401,F403
 from .one_hot import *  # noqa: F401,F403
 from .parameters import *  # noqa: F401,F403
@@ -20,6 +22,7 @@ from .fast_path import *  # noqa: F401,F403
 from .checkpoint import *  # noqa: F401,F403
 from .dashboard import *  # noqa: F401,F403
 from .playground import *  # noqa: F401,F403
+# isort: on
 
 try:
     __version__ = _metadata.version("chapter-rnn")

@@ -2,9 +2,11 @@
 
 Hand-written course infrastructure (not generated from a notebook). The file is a `safetensors`
 file: the five parameter tensors plus a string-to-string metadata header holding one JSON
-document (format version, vocabulary tokens, sizes, hyperparameters). Loading parses tensors and
-JSON only, so a checkpoint shared by someone else can never run code on your machine (unlike a
-pickle, which `torch.load` unpickles by default in older versions).
+document (format version, vocabulary tokens, sizes, hyperparameters, a SHA-256 of the
+parameters). Loading parses tensors and JSON only, so a checkpoint shared by someone else can never
+run code on your machine (unlike a pickle, which `torch.load` unpickled by default before torch
+2.6). The SHA-256 detects damage (a truncated download, a flipped bit); it is not a signature:
+whoever changes the numbers on purpose can store a new checksum with them.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def _expected_shapes(vocab_size: int, num_hiddens: int) -> dict[str, tuple[int, 
 
 
 def _digest(tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over the parameters' bytes: catches a file whose numbers were altered."""
+    """SHA-256 over the parameters' bytes: catches a file whose numbers were damaged."""
     sha = hashlib.sha256()
     for name in PARAM_NAMES:
         sha.update(name.encode())
@@ -70,7 +72,8 @@ def save_checkpoint(path: str | Path, net: RNNModelScratch, vocab: Vocab,
     try:
         header = json.dumps(meta)
     except TypeError as err:
-        raise TypeError(f"hyperparameters must be JSON values (numbers, strings, lists): {err}")
+        raise TypeError(f"hyperparameters must be JSON values (numbers, strings, lists): "
+                        f"{err}") from err
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata={_META_KEY: header})
@@ -128,7 +131,7 @@ def load_checkpoint(path: str | Path, device: torch.device | None = None,
             raise ValueError(f"{path}: {name} holds non-finite or non-float values")
     if _digest(tensors) != meta.get("sha256"):
         raise ValueError(f"{path}: the parameters do not match the checksum stored with them: "
-                         f"the file was altered after it was saved")
+                         f"the file was damaged or altered after it was saved")
     net = RNNModelScratch(len(saved_vocab), num_hiddens, device, get_params, init_rnn_state, rnn)
     net.params = [tensors[name].to(device=device, dtype=torch.float32).requires_grad_(True)
                   for name in PARAM_NAMES]

@@ -13,10 +13,16 @@ and `close`. Two implementations exist:
   About ten progress lines per run and, inside IPython, the final plot as a static PNG.
 
 The drawing is throttled by wall-clock time, so the dashboard costs a few per cent of training
-throughput at most (see `make bench`).
+throughput at most (see `make bench`). The plot shows the training perplexity of every epoch and,
+when the history has one, the validation perplexity at the epochs where it was evaluated
+(`history.valid_epochs`, `history.valid_perplexity`).
+
+Only `make_dashboard` is re-exported as `chapter_rnn.make_dashboard`; the rest is imported from
+`chapter_rnn.dashboard` by the code (and tests) that needs it.
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import math
@@ -25,8 +31,7 @@ import sys
 import time
 from typing import Callable, Protocol, Sequence
 
-__all__ = ["Dashboard", "LiveDashboard", "TextDashboard", "Throttle", "live_frontend",
-           "make_dashboard", "perplexity_png", "format_duration", "format_perplexity", "status_line"]
+__all__ = ["make_dashboard"]
 
 # Redraw the plot at most this often (seconds): matplotlib takes ~50 ms per PNG.
 PLOT_INTERVAL = 2.0
@@ -101,22 +106,28 @@ def format_duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def perplexity_png(epochs: Sequence[int], curves: dict[str, Sequence[float]], title: str,
-                   num_epochs: int) -> bytes:
-    """Render perplexity curves (train, and validation where there is one) as PNG bytes."""
+Curve = tuple[Sequence[int], Sequence[float]]  # (epochs, perplexities)
+
+
+def perplexity_png(curves: dict[str, Curve], title: str, num_epochs: int) -> bytes:
+    """Render perplexity curves as PNG bytes: {label: (epochs, perplexities)}, e.g. the training
+    perplexity of every epoch and the validation perplexity of the epochs where it was measured.
+    Empty curves are left out."""
     from matplotlib.figure import Figure  # no pyplot: nothing is shown behind our back
 
     fig = Figure(figsize=(5.5, 3.2), dpi=80)
     ax = fig.add_subplot()
-    for label, values in curves.items():
+    for label, (epochs, values) in curves.items():
         if values:
-            ax.plot(epochs[-len(values):], values, label=label)
+            # dots where there are few points (validation every few epochs, a short run)
+            ax.plot(epochs, values, marker="o" if len(values) < 30 else None, markersize=3,
+                    label=label)
     ax.set_xlim(1, max(num_epochs, 2))
     ax.set_xlabel("epoch")
     ax.set_ylabel("perplexity")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if any(curves.values()):
+    if any(values for _, values in curves.values()):
         ax.legend()
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -124,10 +135,11 @@ def perplexity_png(epochs: Sequence[int], curves: dict[str, Sequence[float]], ti
     return buffer.getvalue()
 
 
-def _curves(history) -> dict[str, list[float]]:
-    curves = {"train": history.perplexity}
-    if getattr(history, "val_perplexity", None):
-        curves["validation"] = history.val_perplexity
+def history_curves(history) -> dict[str, Curve]:
+    """The curves of a `TrainingHistory`: training, and validation where it was evaluated."""
+    curves = {"train": (history.epochs, history.perplexity)}
+    if history.valid_epochs:
+        curves["validation"] = (history.valid_epochs, history.valid_perplexity)
     return curves
 
 
@@ -138,8 +150,10 @@ def status_line(history, first_epoch: int, num_epochs: int, elapsed: float) -> s
     left = elapsed / max(done_here, 1) * (num_epochs - epoch)
     text = (f"epoch {epoch}/{num_epochs}, perplexity {format_perplexity(history.perplexity[-1])}, "
             f"{history.tokens_per_sec[-1]:,.0f} tokens/s, {format_duration(left)} left")
-    if getattr(history, "val_perplexity", None):
-        text += f", validation perplexity {format_perplexity(history.val_perplexity[-1])}"
+    if history.valid_epochs:
+        text += f", validation perplexity {format_perplexity(history.valid_perplexity[-1])}"
+        if history.valid_epochs[-1] != epoch:
+            text += f" (epoch {history.valid_epochs[-1]})"
     return text
 
 
@@ -169,7 +183,7 @@ class TextDashboard:
         if history.epochs and ipython is not None and ipython.get_ipython() is not None:
             from IPython.display import Image, display
 
-            display(Image(perplexity_png(history.epochs, _curves(history), self.title,
+            display(Image(perplexity_png(history_curves(history), self.title,
                                          self.num_epochs)))
 
 
@@ -198,7 +212,8 @@ class LiveDashboard:
         self._stop = False
         self._plot_throttle, self._poll_throttle = Throttle(PLOT_INTERVAL), Throttle(POLL_INTERVAL)
         self._status_throttle = Throttle(STATUS_INTERVAL)
-        self._events = self._poll = None
+        self._polling = contextlib.ExitStack()  # holds jupyter_ui_poll's context while training
+        self._poll = None
         self._kernel = _in_kernel()
         if self._kernel:
             from IPython.display import display
@@ -224,8 +239,7 @@ class LiveDashboard:
                 self.status.value = STOP_FALLBACK
 
             # While the cell is busy, the kernel reads no messages; polling lets Stop through.
-            self._events = ui_events()
-            self._poll = self._events.__enter__()
+            self._poll = self._polling.enter_context(ui_events())
 
     def stop_requested(self) -> bool:
         if self._poll is not None and self._poll_throttle.due(time.perf_counter()):
@@ -239,18 +253,17 @@ class LiveDashboard:
             self.status.value = status_line(history, self.first_epoch, self.num_epochs,
                                             now - self.started)
         if self._plot_throttle.due(now, last):
-            self.plot.value = perplexity_png(history.epochs, _curves(history), self.title,
+            self.plot.value = perplexity_png(history_curves(history), self.title,
                                              self.num_epochs)
             self.sample.value = f"<code>{html.escape(sample())}</code>"
 
     def close(self, history) -> None:
-        if self._events is not None:
-            self._events.__exit__(None, None, None)
-            self._events = self._poll = None
+        self._polling.close()  # leaves jupyter_ui_poll's context, if it was entered
+        self._poll = None
         self.box.close()
         if history.epochs and self._kernel:
             from IPython.display import Image, display
 
             # A static PNG stays in the saved notebook; the widgets would need their state.
-            display(Image(perplexity_png(history.epochs, _curves(history), self.title,
+            display(Image(perplexity_png(history_curves(history), self.title,
                                          self.num_epochs)))

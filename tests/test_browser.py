@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from paths import BUILD, NOTEBOOKS
+
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "build" / "screenshots"
+SCREENSHOTS = BUILD / "screenshots"
 NOTEBOOK = "08_playground.ipynb"
 STOP_NOTEBOOK = "08_playground_stop.ipynb"
 # Small enough that training takes a few seconds, big enough for the plot to show a curve.
@@ -66,10 +67,10 @@ def small_copy(tmp: Path) -> Path:
     from papermill.parameterize import parameterize_notebook
 
     course = tmp / "course"
-    shutil.copytree(ROOT / "notebooks", course / "notebooks",
+    shutil.copytree(NOTEBOOKS, course / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     for name, parameters in [(NOTEBOOK, SMALL), (STOP_NOTEBOOK, ENDLESS)]:
-        notebook = load_notebook_node(str(ROOT / "notebooks" / NOTEBOOK))  # adds papermill fields
+        notebook = load_notebook_node(str(NOTEBOOKS / NOTEBOOK))  # adds papermill fields
         nbformat.write(parameterize_notebook(notebook, parameters), course / "notebooks" / name)
     return course
 

@@ -1,8 +1,9 @@
 """The training dashboard: plain lines headless, widgets that work even outside a kernel."""
+import contextlib
 import subprocess
 import sys
+import types
 
-import pytest
 import torch
 
 import chapter_rnn as crnn
@@ -11,31 +12,44 @@ from chapter_rnn import dashboard
 CPU = torch.device("cpu")
 
 
-def tiny(seed=0):
-    crnn.set_seed(seed)
-    train_iter, vocab = crnn.load_data_time_machine(4, 5, max_tokens=300)
-    net = crnn.RNNModelScratch(len(vocab), 16, CPU, crnn.get_params, crnn.init_rnn_state,
-                               crnn.rnn)
-    return net, train_iter, vocab
+def test_only_what_a_learner_calls_is_in_the_flat_namespace():
+    assert dashboard.__all__ == ["make_dashboard"]
+    assert crnn.make_dashboard is dashboard.make_dashboard
+    for internal in ("Throttle", "status_line", "format_duration", "perplexity_png",
+                     "LiveDashboard", "TextDashboard"):
+        assert not hasattr(crnn, internal), internal
 
 
 def test_format_duration():
-    assert crnn.format_duration(42.4) == "42s"
-    assert crnn.format_duration(185) == "3m05s"
-    assert crnn.format_duration(3720) == "1h02m"
-    assert crnn.format_duration(-3) == "0s"
+    assert dashboard.format_duration(42.4) == "42s"
+    assert dashboard.format_duration(185) == "3m05s"
+    assert dashboard.format_duration(3720) == "1h02m"
+    assert dashboard.format_duration(-3) == "0s"
 
 
 def test_status_line_estimates_the_time_left():
     history = crnn.TrainingHistory(device="cpu")
     history.record(10, 8.214, 24800.0, [1.0])
     # 10 epochs done in 20 s (starting from 0), 40 to go: 80 s left
-    assert (crnn.status_line(history, 0, 50, 20.0)
+    assert (dashboard.status_line(history, 0, 50, 20.0)
             == "epoch 10/50, perplexity 8.21, 24,800 tokens/s, 1m20s left")
 
 
+def test_status_line_shows_the_latest_validation_perplexity_and_its_epoch():
+    history = crnn.TrainingHistory(device="cpu")
+    for epoch in (1, 2, 3):
+        history.record(epoch, 10.0 - epoch, 1000.0, [1.0])
+    history.record_valid(2, 8.5)
+    assert dashboard.status_line(history, 0, 10, 3.0).endswith(
+        "7s left, validation perplexity 8.50 (epoch 2)")
+    history.record(4, 6.0, 1000.0, [1.0])
+    history.record_valid(4, 7.25)
+    assert dashboard.status_line(history, 0, 10, 4.0).endswith(
+        ", validation perplexity 7.25")
+
+
 def test_throttle():
-    throttle = crnn.Throttle(2.0)
+    throttle = dashboard.Throttle(2.0)
     assert throttle.due(100.0)
     assert not throttle.due(101.0)
     assert throttle.due(101.5, force=True)
@@ -44,19 +58,45 @@ def test_throttle():
 
 
 def test_perplexity_png():
-    png = crnn.perplexity_png([1, 2, 3], {"train": [9.0, 5.0, 3.0], "validation": []}, "t", 10)
+    png = dashboard.perplexity_png({"train": ([1, 2, 3], [9.0, 5.0, 3.0]),
+                                    "validation": ([], [])}, "t", 10)
     assert png.startswith(b"\x89PNG")
+
+
+def test_plots_validation_against_the_epochs_where_it_was_evaluated(monkeypatch):
+    history = crnn.TrainingHistory(device="cpu")
+    for epoch in range(1, 7):
+        history.record(epoch, 20.0 / epoch, 1000.0, [1.0])
+        if epoch % 3 == 0:
+            history.record_valid(epoch, 30.0 / epoch)
+    curves = dashboard.history_curves(history)
+    assert curves == {"train": ([1, 2, 3, 4, 5, 6], [20.0 / e for e in range(1, 7)]),
+                      "validation": ([3, 6], [10.0, 5.0])}
+    plotted = {}
+    from matplotlib.axes import Axes
+
+    original = Axes.plot
+
+    def recording_plot(self, x, y, *args, label=None, **kwargs):
+        plotted[label] = (list(x), list(y))
+        return original(self, x, y, *args, label=label, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", recording_plot)
+    dashboard.perplexity_png(curves, "t", 10)
+    assert plotted == {"train": curves["train"], "validation": ([3, 6], [10.0, 5.0])}
+    del history.valid_epochs[:], history.valid_perplexity[:]  # no validation text given
+    assert list(dashboard.history_curves(history)) == ["train"]
 
 
 def test_headless_chooses_plain_text(monkeypatch):
     monkeypatch.setenv("CHAPTER_RNN_HEADLESS", "1")
-    assert not crnn.live_frontend()
-    assert isinstance(crnn.make_dashboard("x"), crnn.TextDashboard)
-    assert isinstance(crnn.make_dashboard("x", live=True), crnn.LiveDashboard)
+    assert not dashboard.live_frontend()
+    assert isinstance(crnn.make_dashboard("x"), dashboard.TextDashboard)
+    assert isinstance(crnn.make_dashboard("x", live=True), dashboard.LiveDashboard)
 
 
 def test_text_dashboard_prints_about_ten_lines(capsys):
-    board, history = crnn.TextDashboard("test"), crnn.TrainingHistory(device="cpu")
+    board, history = dashboard.TextDashboard("test"), crnn.TrainingHistory(device="cpu")
     board.start(0, 30)
     for epoch in range(1, 31):
         history.record(epoch, 30.0 / epoch, 1000.0, [1.0])
@@ -69,25 +109,96 @@ def test_text_dashboard_prints_about_ten_lines(capsys):
     assert lines[0].endswith(" left | time traveller")
 
 
-def test_live_dashboard_outside_a_kernel_trains_and_can_stop(capsys):
-    net, train_iter, vocab = tiny()
-    board = crnn.LiveDashboard("test")
+def test_live_dashboard_escapes_the_sample():
+    board = dashboard.LiveDashboard("test")
     board.start(0, 3)
-    assert board._poll is None and not board.stop_requested()  # no kernel: polling is a no-op
     history = crnn.TrainingHistory(device="cpu")
     history.record(1, 20.0, 1000.0, [1.0])
     board.epoch_end(history, lambda: "time traveller <b>")
-    assert board.progress.value == 1 and board.status.value.startswith("epoch 1/3")
-    assert bytes(board.plot.value).startswith(b"\x89PNG")
     assert board.sample.value == "<code>time traveller &lt;b&gt;</code>"
-    board.stop_button.click()
-    assert board.stop_requested() and board.stop_button.disabled
     board.close(history)
-    assert capsys.readouterr().out == ""  # nothing displayed outside a kernel
 
 
-def test_stop_button_ends_training_and_training_continues(monkeypatch, capsys):
-    net, train_iter, vocab = tiny()
+def test_in_a_kernel_clicks_are_polled_from_start_to_close(monkeypatch):
+    import IPython
+    import IPython.display
+    import jupyter_ui_poll
+
+    events, shown = [], []
+
+    @contextlib.contextmanager
+    def ui_events():
+        events.append("enter")
+        try:
+            yield lambda n: events.append(f"poll {n}")
+        finally:
+            events.append("exit")
+
+    kernel = types.SimpleNamespace(do_one_iteration=lambda: None)  # ipykernel < 7 has the hook
+    monkeypatch.setattr(dashboard, "_in_kernel", lambda: True)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: types.SimpleNamespace(kernel=kernel))
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    monkeypatch.setattr(jupyter_ui_poll, "ui_events", ui_events)
+    board = dashboard.LiveDashboard("test")
+    assert shown == [board.box]
+    board.start(0, 2)
+    assert events == ["enter"]
+    assert not board.stop_requested() and events == ["enter", "poll 10"]
+    board.close(crnn.TrainingHistory(device="cpu"))  # e.g. stopped before an epoch completed
+    assert events == ["enter", "poll 10", "exit"] and board._poll is None
+    assert shown == [board.box]  # no final plot without a completed epoch
+
+
+class ClickStopBefore:
+    """A train_iter that clicks the live dashboard's Stop button just before handing out
+    minibatch `click_at` (counted over all epochs), as a person would while it trains."""
+
+    def __init__(self, batches, click_at: int, boards: list) -> None:
+        self.batches, self.click_at, self.boards, self.handed_out = batches, click_at, boards, 0
+
+    def __iter__(self):
+        for batch in self.batches:
+            self.handed_out += 1
+            if self.handed_out == self.click_at:
+                self.boards[-1].stop_button.click()
+            yield batch
+
+
+def test_live_dashboard_outside_a_kernel_trains_and_can_stop(make_iter, small_net, vocab,
+                                                             monkeypatch, capsys):
+    boards, made = [], dashboard.LiveDashboard.__init__
+
+    def remember_board(self, title):
+        made(self, title)
+        boards.append(self)
+
+    monkeypatch.setattr(dashboard.LiveDashboard, "__init__", remember_board)
+    batches = make_iter(max_tokens=50)  # two minibatches an epoch
+    assert len(list(batches)) == 2
+    before = [p.detach().clone() for p in small_net.params]
+    train_iter = ClickStopBefore(batches, click_at=3, boards=boards)  # epoch 2, minibatch 1
+
+    history = crnn.train_ch8(small_net, train_iter, vocab, 1.0, 5, CPU, dashboard=True)
+
+    (board,) = boards
+    assert board._poll is None  # outside a kernel: nothing to poll, clicks arrive directly
+    assert train_iter.handed_out == 3  # the minibatch in progress finished, no other began
+    assert history.epochs == [1] and "stopped during epoch 2" in history.stopped
+    assert not any(torch.equal(a, b.detach()) for a, b in zip(before, small_net.params))
+    # epoch 1 reached the widgets: progress, status, plot and sample
+    assert board.progress.value == 1 and board.status.value.startswith("epoch 1/5, perplexity")
+    assert bytes(board.plot.value).startswith(b"\x89PNG")
+    assert board.sample.value.startswith("<code>time traveller")
+    assert board.stop_button.disabled and board.stop_button.description == "Stopping..."
+    assert board.box.comm is None  # closed: no widget left behind
+    out = capsys.readouterr().out  # only the run's own report: no widget was displayed
+    assert out.startswith("Training was stopped during epoch 2") and "VBox" not in out
+    assert "no epoch completed" not in out and "after 1 epochs" in out
+
+
+def test_stop_button_ends_training_and_training_continues(small_net, make_iter, vocab,
+                                                          monkeypatch, capsys):
+    net, train_iter = small_net, make_iter(max_tokens=50)
     boards = []
     original = dashboard.LiveDashboard.stop_requested
 
@@ -100,7 +211,7 @@ def test_stop_button_ends_training_and_training_continues(monkeypatch, capsys):
     monkeypatch.setattr(dashboard.LiveDashboard, "stop_requested", click_during_epoch_2)
     history = crnn.train_ch8(net, train_iter, vocab, 1.0, 4, CPU, dashboard=True)
     assert history.epochs == [1] and "stopped during epoch 2" in history.stopped
-    monkeypatch.setattr(dashboard.LiveDashboard, "stop_requested", original)
+    monkeypatch.undo()  # the real stop_requested again: no click this time
     history = crnn.train_ch8(net, train_iter, vocab, 1.0, 4, CPU, history=history,
                              dashboard=True)
     assert history.epochs == [1, 2, 3, 4] and history.stopped is None

@@ -107,7 +107,7 @@ def test_random_sampling_properties(corpus, batch_size, num_steps, seed):
     random.seed(seed)
     needed = batch_size * num_steps + num_steps
     if len(corpus) < needed:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="too short for one minibatch"):
             list(crnn.seq_data_iter_random(corpus, batch_size, num_steps))
         return
     batches = list(crnn.seq_data_iter_random(corpus, batch_size, num_steps))
@@ -127,7 +127,7 @@ def test_sequential_partitioning_properties(corpus, batch_size, num_steps, seed)
     random.seed(seed)
     needed = batch_size * num_steps + num_steps + 1
     if len(corpus) < needed:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="too short for one minibatch"):
             list(crnn.seq_data_iter_sequential(corpus, batch_size, num_steps))
         return
     batches = list(crnn.seq_data_iter_sequential(corpus, batch_size, num_steps))

@@ -1,5 +1,6 @@
-"""The exercises' helpers: held-out split and validation perplexity, embeddings, other books,
-repetition loops, training without detaching, and the ReLU RNN."""
+"""The exercises' helpers: held-out split, embeddings, other books, repetition loops,
+untruncated backpropagation through time, the ReLU RNN and the probabilities behind the
+perplexity."""
 import math
 
 import pytest
@@ -20,10 +21,50 @@ def loader(corpus, vocab, batch_size=4, num_steps=5):
     return crnn.SeqDataLoader(batch_size, num_steps, False, -1, corpus, vocab)
 
 
-def scratch(vocab, num_hiddens=8, forward_fn=crnn.rnn, seed=0):
+def scratch(vocab, num_hiddens=8, forward_fn=crnn.rnn, seed=0, scale=1.0):
+    """A small scratch model; `scale` > 1 makes the weights large enough for the state to matter."""
     crnn.set_seed(seed)
-    return crnn.RNNModelScratch(len(vocab), num_hiddens, CPU, crnn.get_params,
-                                crnn.init_rnn_state, forward_fn)
+    net = crnn.RNNModelScratch(len(vocab), num_hiddens, CPU, crnn.get_params,
+                               crnn.init_rnn_state, forward_fn)
+    with torch.no_grad():
+        for p in net.params:
+            p.mul_(scale)
+    return net
+
+
+def minibatches(corpus, batch_size=4, num_steps=5, count=3):
+    """`count` sequential minibatches read from offset 0, rows continuing each other."""
+    width = count * num_steps
+    tokens = torch.tensor(corpus[:batch_size * width + 1])
+    Xs = tokens[:-1].reshape(batch_size, width)
+    Ys = tokens[1:].reshape(batch_size, width)
+    return [(Xs[:, i:i + num_steps], Ys[:, i:i + num_steps]) for i in range(0, width, num_steps)]
+
+
+def grads_of(loss_value, params):
+    return torch.cat([g.flatten() for g in torch.autograd.grad(loss_value, params)])
+
+
+def direct_loss(net, batches):
+    """The last minibatch's loss after reading all of `batches` from a zero state, the state
+    carried without detaching: untruncated BPTT written out."""
+    loss = nn.CrossEntropyLoss()
+    state = net.begin_state(batch_size=batches[0][0].shape[0], device=CPU)
+    for X, _ in batches[:-1]:
+        _, state = net(X, state)
+    y_hat, _ = net(batches[-1][0], state)
+    return loss(y_hat, batches[-1][1].T.reshape(-1))
+
+
+def truncated_loss(net, batches):
+    """The same loss with the carried state detached before the last minibatch."""
+    loss = nn.CrossEntropyLoss()
+    with torch.no_grad():
+        state = net.begin_state(batch_size=batches[0][0].shape[0], device=CPU)
+        for X, _ in batches[:-1]:
+            _, state = net(X, state)
+    y_hat, _ = net(batches[-1][0], state)
+    return loss(y_hat, batches[-1][1].T.reshape(-1))
 
 
 def test_split_corpus_holds_out_the_end():
@@ -33,64 +74,10 @@ def test_split_corpus_holds_out_the_end():
         crnn.split_corpus(list(range(10)), 1.0)
 
 
-def test_evaluate_perplexity_of_uniform_guessing_is_the_vocabulary_size(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
-    net = scratch(vocab)
-    for p in net.params:
-        p.data.zero_()
-    assert crnn.evaluate_perplexity(net, loader(corpus, vocab), CPU) == pytest.approx(len(vocab))
-    assert crnn.evaluate_perplexity(net, loader(corpus, vocab), CPU, use_random_iter=True) \
-        == pytest.approx(len(vocab))
-
-
-def test_evaluate_perplexity_matches_the_loss_and_leaves_no_gradients(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
-    net = scratch(vocab)
-    X = torch.tensor([corpus[:20]])
-    Y = torch.tensor([corpus[1:21]])
-    y_hat, _ = net(X, net.begin_state(1, CPU))
-    expected = math.exp(nn.functional.cross_entropy(y_hat, Y.T.reshape(-1)).item())
-    assert crnn.evaluate_perplexity(net, [(X, Y)], CPU) == pytest.approx(expected, rel=1e-6)
-    assert all(p.grad is None for p in net.params)
-    assert torch.is_grad_enabled()
-
-
-def test_evaluate_perplexity_carries_the_state_in_sequential_order(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
-    net = scratch(vocab)
-    with torch.no_grad():
-        for p in net.params:
-            p.mul_(100)  # large weights, so that the state matters
-    # One sequence of 20 tokens cut into two minibatches of 10 steps: carrying the state gives
-    # exactly the perplexity of reading it in one go.
-    X, Y = torch.tensor([corpus[:20]]), torch.tensor([corpus[1:21]])
-    whole = crnn.evaluate_perplexity(net, [(X, Y)], CPU)
-    halves = [(X[:, :10], Y[:, :10]), (X[:, 10:], Y[:, 10:])]
-    assert crnn.evaluate_perplexity(net, halves, CPU) == pytest.approx(whole, rel=1e-6)
-    assert crnn.evaluate_perplexity(net, halves, CPU, use_random_iter=True) != \
-        pytest.approx(whole, rel=1e-6)
-
-
-def test_fit_records_both_perplexities_and_learns(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
-    train, valid = crnn.split_corpus(corpus, 0.2)
-    net = scratch(vocab, 16)
-    result = crnn.fit(net, loader(train, vocab), loader(valid, vocab), 1.0, 5, CPU, eval_every=2)
-    assert result.epochs == [2, 4, 5]
-    assert len(result.train_perplexity) == len(result.valid_perplexity) == 3
-    assert len(result.max_grad_norm) == 5
-    assert result.train_perplexity[-1] < len(vocab) and result.stopped is None
-    assert result.best()[1] == min(result.valid_perplexity)
-
-
-def test_fit_stops_cleanly_when_training_diverges(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
-    net = scratch(vocab)
-    with torch.no_grad():
-        net.params[3].fill_(math.inf)  # W_hq: the scores, hence the loss, are not finite
-    result = crnn.fit(net, loader(corpus, vocab), loader(corpus, vocab), 1.0, 3, CPU)
-    assert result.stopped.startswith("diverged in epoch 1")
-    assert result.epochs == []
+def test_the_package_evaluates_with_the_training_loops_evaluate_perplexity():
+    # The exercises no longer bring their own (random-offset) evaluation.
+    assert crnn.evaluate_perplexity is crnn.training.evaluate_perplexity
+    assert not hasattr(crnn.exercises, "fit") and not hasattr(crnn.exercises, "FitResult")
 
 
 def test_embedding_model_shapes(vocab):
@@ -100,8 +87,22 @@ def test_embedding_model_shapes(vocab):
     X = torch.randint(0, len(vocab), (3, 7))
     Y, (H,) = net(X, net.begin_state(3, CPU))
     assert Y.shape == (7 * 3, len(vocab)) and H.shape == (3, 16)
-    with pytest.raises(ValueError, match="embed_size"):
+    with pytest.raises(ValueError, match="embed_size and embed_std must be positive"):
         crnn.get_embedding_params(len(vocab), 16, CPU, 0)
+    with pytest.raises(ValueError, match="embed_size and embed_std must be positive"):
+        crnn.get_embedding_params(len(vocab), 16, CPU, 4, embed_std=0.0)
+
+
+@pytest.mark.parametrize("embed_std", [1.0, 1 / math.sqrt(64)])
+def test_embedding_inputs_start_at_the_one_hot_scale_whatever_embed_std(embed_std):
+    crnn.set_seed(0)
+    E, W_xh, *_ = (p.detach() for p in crnn.get_embedding_params(200, 400, CPU, embed_size=64,
+                                                                 embed_std=embed_std))
+    assert float(E.std()) == pytest.approx(embed_std, rel=0.05)
+    # A token's input to the hidden layer has entries of standard deviation 0.01, like a row
+    # of the one-hot model's W_xh, while the rows of E have squared length 64 * embed_std^2.
+    assert float((E @ W_xh).std()) == pytest.approx(0.01, rel=0.05)
+    assert float((E ** 2).sum(dim=1).mean()) == pytest.approx(64 * embed_std ** 2, rel=0.05)
 
 
 def test_identity_embedding_is_the_one_hot_model(vocab, small_net):
@@ -170,25 +171,149 @@ def test_graph_size_counts_nodes_and_saved_tensors():
     assert crnn.graph_size(a.detach()) == (0, 0)
 
 
-def test_train_epoch_no_detach_grows_the_graph_but_not_the_update(corpus_and_vocab):
+# --- not detaching the state (exercise 5) ------------------------------------------------------
+
+def test_without_detaching_pytorch_refuses_the_second_backward(corpus_and_vocab):
+    # What the notebook shows and explains: the freed graph, then the in-place update.
     corpus, vocab = corpus_and_vocab
-    runs = {}
-    for detach in (True, False):
-        net = scratch(vocab, 8)
-        crnn.set_seed(1)  # the same random offset for both epochs
-        runs[detach] = (crnn.train_epoch_no_detach(net, loader(corpus, vocab), 1.0, CPU,
-                                                   detach=detach, max_minibatches=6), net)
-    detached, carried = runs[True][0], runs[False][0]
-    assert len(detached.seconds) == len(carried.graph_nodes) == 6
-    assert len(set(detached.graph_nodes)) == 1  # one minibatch's graph every time
-    assert carried.graph_nodes == sorted(carried.graph_nodes)
-    # Each minibatch adds the same amount: the state's chain through its steps.
-    growth = {b - a for a, b in zip(carried.graph_nodes, carried.graph_nodes[1:])}
-    assert len(growth) == 1 and growth.pop() > 0
-    assert carried.graph_nodes[0] == detached.graph_nodes[0]
-    assert carried.graph_bytes[-1] > 3 * detached.graph_bytes[-1]
-    # The gradient that flows into earlier minibatches lands on the old parameter tensors:
-    # the model's own update is the same as with detaching.
-    assert carried.perplexity == pytest.approx(detached.perplexity, rel=1e-6)
-    for p, q in zip(runs[True][1].params, runs[False][1].params):
-        assert torch.allclose(p, q, atol=1e-6)
+    loss = nn.CrossEntropyLoss()
+    (X1, Y1), (X2, Y2) = minibatches(corpus, count=2)
+    for retain_graph, message in [(False, "backward through the graph a second time"),
+                                  (True, "modified by an inplace operation")]:
+        net = scratch(vocab)
+        y_hat, state = net(X1, net.begin_state(4, CPU))
+        loss(y_hat, Y1.T.reshape(-1)).backward(retain_graph=retain_graph)
+        crnn.sgd(net.params, 1.0, 1)  # in place, as in training
+        y_hat, _ = net(X2, state)  # the state is carried, not detached
+        with pytest.raises(RuntimeError, match=message):
+            loss(y_hat, Y2.T.reshape(-1)).backward()
+
+
+def test_untruncated_loss_is_untruncated_bptt(corpus_and_vocab):
+    corpus, vocab = corpus_and_vocab
+    net, loss = scratch(vocab, scale=30.0), nn.CrossEntropyLoss()
+    batches = minibatches(corpus, count=3)
+    inputs = [X for X, _ in batches]
+    for k in (2, 3):
+        untruncated = crnn.untruncated_loss(net, loss, inputs[:k], batches[k - 1][1], CPU)
+        assert untruncated.item() == pytest.approx(direct_loss(net, batches[:k]).item(), rel=1e-6)
+        g = grads_of(untruncated, net.params)
+        assert torch.allclose(g, grads_of(direct_loss(net, batches[:k]), net.params), atol=1e-6)
+        # The truncated gradient is a different number: the part through the initial state is
+        # missing (the forward values, hence the loss, are the same).
+        g_truncated = grads_of(truncated_loss(net, batches[:k]), net.params)
+        assert (g - g_truncated).norm() > 0.01 * g_truncated.norm()
+    # For the first minibatch of an epoch there is nothing before it: both are the same.
+    first = crnn.untruncated_loss(net, loss, inputs[:1], batches[0][1], CPU)
+    assert torch.allclose(grads_of(first, net.params),
+                          grads_of(truncated_loss(net, batches[:1]), net.params))
+
+
+def test_train_epoch_untruncated_updates_with_the_full_gradient(corpus_and_vocab):
+    corpus, vocab = corpus_and_vocab
+    net, lr = scratch(vocab, scale=30.0), 0.1
+    batches = minibatches(corpus, count=3)
+    gradients, params_before = [], []
+
+    def updater(batch_size):  # records what each update uses, then updates like train_ch8
+        gradients.append([p.grad.clone() for p in net.params])
+        params_before.append([p.detach().clone() for p in net.params])
+        crnn.sgd(net.params, lr, batch_size)
+
+    seconds, norms = [], []
+    ppl, speed = crnn.train_epoch_untruncated(net, batches, nn.CrossEntropyLoss(), updater, CPU,
+                                              theta=math.inf, grad_norms=norms, seconds=seconds)
+    assert len(gradients) == len(seconds) == len(norms) == 3
+    assert ppl > 1 and speed > 0
+    # Minibatch 2's update: autograd of minibatches 1-2 re-read with the parameters as they
+    # were after update 1, not the truncated gradient.
+    replay = scratch(vocab)
+    replay.params = [p.clone().requires_grad_(True) for p in params_before[1]]
+    expected = grads_of(direct_loss(replay, batches[:2]), replay.params)
+    used = torch.cat([g.flatten() for g in gradients[1]])
+    assert torch.allclose(used, expected, atol=1e-6)
+    truncated = grads_of(truncated_loss(replay, batches[:2]), replay.params)
+    assert (used - truncated).norm() > 0.01 * truncated.norm()
+    assert norms[1] == pytest.approx(float(expected.norm()), rel=1e-5)
+
+
+def test_train_epoch_untruncated_clips_and_stops_on_nan(corpus_and_vocab):
+    corpus, vocab = corpus_and_vocab
+    batches = minibatches(corpus, count=2)
+    net = scratch(vocab, scale=30.0)
+    norms = []
+    updater = lambda batch_size: crnn.sgd(net.params, 0.1, batch_size)  # noqa: E731
+    crnn.train_epoch_untruncated(net, batches, nn.CrossEntropyLoss(), updater, CPU,
+                                 theta=1e-3, grad_norms=norms)
+    assert min(norms) > 1e-3  # measured before clipping
+    with torch.no_grad():
+        net.params[3].fill_(math.nan)
+    with pytest.raises(crnn.TrainingDiverged, match="loss became NaN or infinite at minibatch 1"):
+        crnn.train_epoch_untruncated(net, batches, nn.CrossEntropyLoss(), updater, CPU)
+
+
+def test_train_ch8_untruncated_runs_the_shared_loop(corpus_and_vocab):
+    corpus, vocab = corpus_and_vocab
+    train, valid = crnn.split_corpus(corpus[:400], 0.2)  # short: an epoch costs k^2 / 2
+    net = scratch(vocab, 16)
+    per_minibatch = []
+    history = crnn.train_ch8_untruncated(net, loader(train, vocab, 4, 10), vocab, 1.0, 3, CPU,
+                                         valid_corpus=valid, eval_every=2, verbose=False,
+                                         minibatch_seconds=per_minibatch)
+    assert history.epochs == [1, 2, 3] and history.valid_epochs == [2, 3]
+    assert history.stopped is None and history.perplexity[-1] < len(vocab)
+    assert history.valid_perplexity[-1] == crnn.evaluate_perplexity(net, valid, CPU)
+    assert len(per_minibatch) == 3 and all(len(s) == len(per_minibatch[0]) for s in per_minibatch)
+    with torch.no_grad():
+        net.params[3].fill_(math.inf)  # W_hq: the scores, hence the loss, are not finite
+    stopped = crnn.train_ch8_untruncated(net, loader(train, vocab), vocab, 1.0, 2, CPU,
+                                         verbose=False)
+    assert stopped.stopped.startswith("Training diverged in epoch 1") and stopped.epochs == []
+
+
+def test_the_untruncated_graph_grows_by_one_minibatch_at_a_time(corpus_and_vocab):
+    corpus, vocab = corpus_and_vocab
+    net, loss = scratch(vocab), nn.CrossEntropyLoss()
+    batches = minibatches(corpus, count=4)
+    sizes = [crnn.graph_size(crnn.untruncated_loss(net, loss, [X for X, _ in batches[:k]],
+                                                   batches[k - 1][1], CPU))
+             for k in range(1, 5)]
+    node_steps = {b[0] - a[0] for a, b in zip(sizes, sizes[1:])}
+    byte_steps = {b[1] - a[1] for a, b in zip(sizes, sizes[1:])}
+    assert len(node_steps) == 1 and node_steps.pop() > 0
+    assert len(byte_steps) == 1 and byte_steps.pop() > 0
+
+
+# --- perplexity and the means of the conditional probabilities (exercise 7) --------------------
+
+@pytest.mark.parametrize("length", [100, 71, 36])  # a multiple of num_steps plus one, or not
+def test_next_token_probabilities_give_the_perplexity_as_inverse_geometric_mean(
+        corpus_and_vocab, length):
+    corpus, vocab = corpus_and_vocab
+    net = scratch(vocab, scale=30.0)
+    text = corpus[:length]
+    p = crnn.next_token_probabilities(net, text, CPU, num_steps=35)
+    assert p.shape == (length - 1,) and p.dtype == torch.float64
+    assert ((p > 0) & (p <= 1)).all()
+    ppl = crnn.evaluate_perplexity(net, text, CPU, num_steps=35)
+    assert math.exp(-float(p.log().mean())) == pytest.approx(ppl, rel=1e-5)
+    # The harmonic mean is a different number, and AM >= GM >= HM orders the inverses.
+    assert float(1 / p.mean()) < ppl < float((1 / p).mean())
+
+
+def test_next_token_probabilities_read_the_text_with_the_state_carried(corpus_and_vocab):
+    corpus, vocab = corpus_and_vocab
+    net = scratch(vocab, scale=30.0)
+    text = corpus[:50]
+    with torch.no_grad():
+        y_hat, _ = net(torch.tensor([text[:-1]]), net.begin_state(1, CPU))
+    expected = torch.softmax(y_hat.double(), dim=1)[torch.arange(49), torch.tensor(text[1:])]
+    p = crnn.next_token_probabilities(net, text, CPU, num_steps=7)
+    assert torch.allclose(p, expected, atol=1e-9)
+
+
+def test_uniform_model_gives_every_token_one_over_the_vocabulary(corpus_and_vocab):
+    corpus, vocab = corpus_and_vocab
+    net = scratch(vocab, scale=0.0)
+    p = crnn.next_token_probabilities(net, corpus[:40], CPU)
+    assert torch.allclose(p, torch.full_like(p, 1 / len(vocab)))

@@ -36,6 +36,12 @@ def test_same_forward_outputs_and_state():
     outputs, (H,) = fast(X, fast.begin_state(X.shape[0], CPU))
     torch.testing.assert_close(outputs, expected, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(H, H_ref, rtol=1e-5, atol=1e-6)
+    # forward is what net(X, state) calls, as in PyTorch; forward_with_cache adds the cache.
+    outputs_forward, (H_forward,) = fast.forward(X, fast.begin_state(X.shape[0], CPU))
+    cached, (tokens, Hs) = fast.forward_with_cache(X, fast.begin_state(X.shape[0], CPU))
+    assert torch.equal(outputs_forward, outputs) and torch.equal(cached, outputs)
+    assert torch.equal(H_forward, H) and torch.equal(Hs[-1], H)
+    assert tokens.shape == X.T.shape and Hs.shape == (X.shape[1] + 1, X.shape[0], 32)
 
 
 def test_fast_gradients_equal_autograd():
@@ -45,8 +51,9 @@ def test_fast_gradients_equal_autograd():
     y_hat, _ = teaching(X, teaching.begin_state(X.shape[0], CPU))
     l = nn.CrossEntropyLoss()(y_hat, y)
     l.backward()
-    outputs, cache = fast.forward(X, fast.begin_state(X.shape[0], CPU))
-    loss, grads = fast.backward(outputs, y, cache)
+    outputs, cache = fast.forward_with_cache(X, fast.begin_state(X.shape[0], CPU))
+    loss, dO = crnn.cross_entropy_and_grad(outputs, y)
+    grads = fast.backward(dO, cache)
     assert loss == pytest.approx(l.item(), rel=1e-6)
     for p, g in zip(teaching.params, grads):
         torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-7)
@@ -60,10 +67,10 @@ def test_same_losses_and_parameters_over_an_epoch(use_random_iter):
     ppl_teaching, _ = crnn.train_epoch_ch8(
         teaching, train_iter, nn.CrossEntropyLoss(),
         lambda batch_size: crnn.sgd(teaching.params, 1.0, batch_size), CPU, use_random_iter,
-        1.0, norms_teaching)
+        theta=1.0, grad_norms=norms_teaching)
     crnn.set_seed(5)
-    ppl_fast, _ = crnn.train_epoch_fast(fast, train_iter, 1.0, CPU, use_random_iter, 1.0,
-                                        norms_fast)
+    ppl_fast, _ = crnn.train_epoch_fast(fast, train_iter, 1.0, CPU, use_random_iter, theta=1.0,
+                                        grad_norms=norms_fast)
     assert len(norms_fast) == len(norms_teaching) >= 5
     assert ppl_fast == pytest.approx(ppl_teaching, rel=1e-5)
     assert norms_fast == pytest.approx(norms_teaching, rel=1e-4)
@@ -93,11 +100,61 @@ def test_train_ch8_fast_continues_a_history():
     assert history.epochs == [1, 2] and history.stopped is None
 
 
-def test_divergence_ends_cleanly():
+def test_options_after_the_book_arguments_are_keyword_only():
+    _, fast, train_iter, _ = twin_models(num_hiddens=16)
+    with pytest.raises(TypeError):
+        crnn.train_epoch_fast(fast, train_iter, 1.0, CPU, False, 1.0)
+
+
+def test_clip_and_step_is_grad_clipping_then_sgd():
+    teaching, fast, train_iter, _ = twin_models(num_hiddens=16)
+    X, Y = next(iter(train_iter))
+    y = Y.T.reshape(-1)
+    outputs, cache = fast.forward_with_cache(X, fast.begin_state(X.shape[0], CPU))
+    grads = fast.backward(crnn.cross_entropy_and_grad(outputs, y)[1], cache)
+    for p, g in zip(teaching.params, grads):
+        p.grad = g.clone()
+    for theta in (1e-3, 1e6):  # clipped, then not
+        norm = crnn.grad_norm(grads)
+        assert norm == pytest.approx(crnn.grad_clipping(teaching, theta), rel=1e-6)
+        crnn.sgd(teaching.params, 0.5, 1)
+        crnn.clip_and_step(fast.params, grads, 0.5, theta, norm)
+        for p, q in zip(teaching.params, fast.params):
+            torch.testing.assert_close(q, p.detach(), rtol=1e-5, atol=1e-7)
+        for p, g in zip(teaching.params, grads):
+            p.grad = g.clone()
+
+
+def test_train_ch8_fast_validates_like_train_ch8():
+    teaching, fast, train_iter, vocab = twin_models(num_hiddens=16)
+    valid = crnn.load_corpus_time_machine(2000)[0][1500:]
+    options = dict(dashboard=False, valid_corpus=valid, eval_every=2, verbose=False)
+    crnn.set_seed(5)
+    h_teaching = crnn.train_ch8(teaching, train_iter, vocab, 1.0, 3, CPU, **options)
+    crnn.set_seed(5)
+    h_fast = crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 3, CPU, **options)
+    assert h_fast.valid_epochs == h_teaching.valid_epochs == [2, 3]
+    assert h_fast.valid_perplexity == pytest.approx(h_teaching.valid_perplexity, rel=1e-4)
+
+
+def test_quiet_training_prints_nothing(capsys):
     _, fast, train_iter, vocab = twin_models(num_hiddens=16)
-    fast.params[3].fill_(math.inf)
+    history = crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 1, CPU, verbose=False)
+    assert history.epochs == [1] and capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("what", ["loss", "gradient norm"])
+def test_divergence_ends_cleanly_before_the_update(what):
+    _, fast, train_iter, vocab = twin_models(num_hiddens=16)
+    if what == "loss":
+        fast.params[3].fill_(math.inf)
+    else:  # finite scores and loss, gradients (~1e20) whose squares overflow float32
+        fast.params[3].mul_(1e22)
+    before = [p.clone() for p in fast.params]
     history = crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 2, CPU, dashboard=False)
     assert history.epochs == [] and "diverged" in history.stopped
+    assert f"the {what} became NaN or infinite at minibatch 1" in history.stopped
+    assert all(torch.equal(p, q) for p, q in zip(before, fast.params))  # no update applied
 
 
 def test_bad_arguments_are_refused():

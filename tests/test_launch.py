@@ -6,28 +6,28 @@ import types
 
 import pytest
 
-import course
 import launch
+from paths import ROOT, course_notebooks
 
 
 def test_launch_files_are_up_to_date():
-    result = subprocess.run([sys.executable, "tools/launch.py", "--check"], cwd=launch.ROOT,
+    result = subprocess.run([sys.executable, "tools/launch.py", "--check"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
 def test_binder_requirements_follow_requirements_txt():
     binder = launch.BINDER_REQUIREMENTS.read_text().splitlines()
-    learner = [line for line in (launch.ROOT / "requirements.txt").read_text().splitlines()
+    learner = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
                if line and not line.startswith("#")]
     assert "torch==2.13.0+cpu" in binder and "torch==2.13.0" in learner
     assert [line for line in learner if not line.startswith("torch")] == \
         [line for line in binder if line and not line.startswith(("#", "--", "torch"))]
-    assert (launch.ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
 
 
 def setup_cells():
-    for path in course.course_notebooks():
+    for path in course_notebooks():
         nb = json.loads(path.read_text(encoding="utf-8"))
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         yield path.name, code[0], nb["cells"][0]
@@ -66,7 +66,7 @@ def test_on_colab_the_setup_cell_installs_the_course_and_never_touches_torch(mon
 
 
 def test_readme_badges_point_at_the_configured_repository():
-    readme = (launch.ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert launch.binder_url("01_data.ipynb") in readme
     assert launch.colab_url("01_data.ipynb") in readme
 
@@ -74,7 +74,7 @@ def test_readme_badges_point_at_the_configured_repository():
 @pytest.mark.slow
 def test_binder_environment_builds_from_binder_alone_and_runs_the_course(tmp_path):
     result = subprocess.run(["bash", "tools/check_binder.sh", str(tmp_path / "venv")],
-                            cwd=launch.ROOT, capture_output=True, text=True, timeout=1500)
+                            cwd=ROOT, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "binder env: torch 2.13.0+cpu" in result.stdout
     assert "=== training runs ===" in result.stdout

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import course
+from paths import course_notebooks
 
-NOTEBOOKS = course.course_notebooks()
+NOTEBOOKS = course_notebooks()
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])

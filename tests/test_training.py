@@ -12,35 +12,22 @@ import chapter_rnn as crnn
 CPU = torch.device("cpu")
 
 
-def tiny_setup(seed=0, use_random_iter=False, num_hiddens=16):
-    crnn.set_seed(seed)
-    train_iter, vocab = crnn.load_data_time_machine(4, 5, use_random_iter, max_tokens=300)
-    net = crnn.RNNModelScratch(len(vocab), num_hiddens, CPU, crnn.get_params,
-                               crnn.init_rnn_state, crnn.rnn)
-    return net, train_iter, vocab
+@pytest.fixture
+def tiny_setup(make_iter, make_net, vocab):
+    """`setup(seed, use_random_iter, num_hiddens)` -> (net, train_iter, vocab), all seeded."""
+    def setup(seed=0, use_random_iter=False, num_hiddens=16):
+        train_iter = make_iter(use_random_iter=use_random_iter)
+        return make_net(num_hiddens, seed=seed), train_iter, vocab
+
+    return setup
 
 
 def snapshot(net):
     return [p.detach().clone() for p in net.params]
 
 
-def test_grad_clipping_projects_onto_the_ball():
-    class Net:
-        params = [torch.zeros(2, requires_grad=True), torch.zeros(1, requires_grad=True)]
-
-    net = Net()
-    net.params[0].grad = torch.tensor([3.0, 0.0])
-    net.params[1].grad = torch.tensor([4.0])
-    assert crnn.grad_clipping(net, 1.0) == pytest.approx(5.0)
-    assert net.params[0].grad.tolist() == pytest.approx([0.6, 0.0])
-    assert net.params[1].grad.tolist() == pytest.approx([0.8])
-    assert crnn.grad_clipping(net, 10.0) == pytest.approx(1.0)  # small: left alone
-    assert net.params[1].grad.tolist() == pytest.approx([0.8])
-    assert crnn.grad_clipping(net, math.inf) == pytest.approx(1.0)
-
-
 @pytest.mark.parametrize("use_random_iter", [False, True])
-def test_seeded_runs_repeat_exactly(use_random_iter, capsys):
+def test_seeded_runs_repeat_exactly(use_random_iter, capsys, tiny_setup):
     histories = []
     for _ in range(2):
         net, train_iter, vocab = tiny_setup(3, use_random_iter)
@@ -52,13 +39,13 @@ def test_seeded_runs_repeat_exactly(use_random_iter, capsys):
     assert "perplexity" in capsys.readouterr().out
 
 
-def test_training_lowers_perplexity(capsys):
+def test_training_lowers_perplexity(capsys, tiny_setup):
     net, train_iter, vocab = tiny_setup(num_hiddens=32)
     history = crnn.train_ch8(net, train_iter, vocab, 1, 30, CPU, dashboard=False)
     assert history.perplexity[-1] < history.perplexity[0] < 28
 
 
-def test_sequential_partitioning_detaches_and_random_sampling_resets_the_state():
+def test_sequential_partitioning_detaches_and_random_sampling_resets_the_state(tiny_setup):
     net, train_iter, vocab = tiny_setup()
     seen_states = []
     original_call = net.__call__
@@ -97,7 +84,8 @@ class NaNAfter:
         return self.net.begin_state(batch_size, device)
 
 
-def test_a_diverging_loss_stops_with_a_message_and_keeps_the_last_finite_parameters(capsys):
+def test_a_diverging_loss_stops_with_a_message_and_keeps_the_last_finite_parameters(
+        capsys, tiny_setup):
     net, train_iter, vocab = tiny_setup()
     per_epoch = len(list(train_iter))
     crnn.set_seed(0)
@@ -119,22 +107,11 @@ def test_a_diverging_loss_stops_with_a_message_and_keeps_the_last_finite_paramet
     assert "diverged" in capsys.readouterr().out
 
 
-def relu_rnn(inputs, state, params):
-    """The book's rnn with ReLU instead of tanh: nothing bounds the hidden state any more."""
-    W_xh, W_hh, b_h, W_hq, b_q = params
-    H, = state
-    outputs = []
-    for X in inputs:
-        H = torch.relu(X @ W_xh + H @ W_hh + b_h)
-        outputs.append(H @ W_hq + b_q)
-    return torch.cat(outputs, dim=0), (H,)
-
-
 def test_an_overflowing_hidden_state_ends_training_cleanly(capsys):
     crnn.set_seed(0)
     train_iter, vocab = crnn.load_data_time_machine(4, 30, max_tokens=300)
     net = crnn.RNNModelScratch(len(vocab), 16, CPU, crnn.get_params, crnn.init_rnn_state,
-                               relu_rnn)
+                               crnn.rnn_relu)
     with torch.no_grad():  # each step multiplies the state by 100: float32 overflows by step 20
         net.params[1].copy_(100 * torch.eye(16))
         net.params[0].abs_()
@@ -146,7 +123,8 @@ def test_an_overflowing_hidden_state_ends_training_cleanly(capsys):
     assert "no epoch completed" in capsys.readouterr().out
 
 
-def test_stop_mid_epoch_returns_the_history_and_training_continues(capsys):
+def test_stop_mid_epoch_returns_the_history_and_training_continues(capsys, monkeypatch,
+                                                                  tiny_setup):
     net, train_iter, vocab = tiny_setup()
     calls = {"n": 0}
 
@@ -168,12 +146,10 @@ def test_stop_mid_epoch_returns_the_history_and_training_continues(capsys):
             pass
 
     history_so_far = []
-    original = crnn.training.make_dashboard
-    crnn.training.make_dashboard = lambda title, live=None: StopDuringEpoch3(title)
-    try:
-        history = crnn.train_ch8(net, train_iter, vocab, 1, 6, CPU)
-    finally:
-        crnn.training.make_dashboard = original
+    monkeypatch.setattr(crnn.training, "make_dashboard",
+                        lambda title, live=None: StopDuringEpoch3(title))
+    history = crnn.train_ch8(net, train_iter, vocab, 1, 6, CPU)
+    monkeypatch.undo()
     assert history.epochs == [1, 2] and "stopped during epoch 3" in history.stopped
     assert all(torch.isfinite(p).all() for p in net.params)
     history = crnn.train_ch8(net, train_iter, vocab, 1, 6, CPU, history=history,
@@ -181,7 +157,7 @@ def test_stop_mid_epoch_returns_the_history_and_training_continues(capsys):
     assert history.epochs == [1, 2, 3, 4, 5, 6] and history.stopped is None
 
 
-def test_keyboard_interrupt_returns_the_history(capsys):
+def test_keyboard_interrupt_returns_the_history(capsys, monkeypatch, tiny_setup):
     net, train_iter, vocab = tiny_setup()
 
     class InterruptInEpoch2:
@@ -200,11 +176,8 @@ def test_keyboard_interrupt_returns_the_history(capsys):
         data.epoch += 1
         return original(*args, **kwargs)
 
-    crnn.training.train_epoch_ch8 = counting_epoch
-    try:
-        history = crnn.train_ch8(net, data, vocab, 1, 4, CPU, dashboard=False)
-    finally:
-        crnn.training.train_epoch_ch8 = original
+    monkeypatch.setattr(crnn.training, "train_epoch_ch8", counting_epoch)
+    history = crnn.train_ch8(net, data, vocab, 1, 4, CPU, dashboard=False)
     assert history.epochs == [1] and "stopped during epoch 2" in history.stopped
 
 
@@ -226,12 +199,129 @@ def test_an_interrupt_during_the_update_is_applied_after_it():
     assert all(p.tolist() == [-1.0, -1.0, -1.0] for p in params)  # all or nothing: all
 
 
-@pytest.mark.parametrize("lr, num_epochs, message", [
-    (0, 5, "learning rate"), (-1, 5, "learning rate"), (1, 0, "num_epochs")])
-def test_bad_training_arguments_fail_up_front(lr, num_epochs, message):
+@pytest.mark.parametrize("lr, num_epochs, eval_every, message", [
+    (0, 5, 1, "learning rate"), (-1, 5, 1, "learning rate"), (1, 0, 1, "num_epochs"),
+    (1, 5, 0, "eval_every")])
+def test_bad_training_arguments_fail_up_front(lr, num_epochs, eval_every, message, tiny_setup):
     net, train_iter, vocab = tiny_setup()
     with pytest.raises(ValueError, match=message):
-        crnn.train_ch8(net, train_iter, vocab, lr, num_epochs, CPU, dashboard=False)
+        crnn.train_ch8(net, train_iter, vocab, lr, num_epochs, CPU, dashboard=False,
+                       eval_every=eval_every)
+
+
+def test_train_epoch_takes_the_books_six_arguments_and_the_rest_by_keyword(tiny_setup):
+    net, train_iter, _ = tiny_setup()
+    updater = lambda batch_size: crnn.sgd(net.params, 1, batch_size)  # noqa: E731
+    with pytest.raises(TypeError, match="positional"):
+        crnn.train_epoch_ch8(net, train_iter, nn.CrossEntropyLoss(), updater, CPU, False, 1.0)
+
+
+def test_a_run_that_is_lost_but_finite_stops_like_a_diverging_one(capsys, tiny_setup):
+    """Scores a thousand times too large: every loss is finite, the perplexity is absurd."""
+    net, train_iter, vocab = tiny_setup()
+    with torch.no_grad():
+        net.params[3].copy_(1000 * torch.randn_like(net.params[3]))
+        net.params[0].copy_(torch.randn_like(net.params[0]))
+    history = crnn.train_ch8(net, train_iter, vocab, 1e-9, 5, CPU, dashboard=False)
+    assert history.epochs == [1]
+    assert math.isfinite(history.max_grad_norm[0]) and history.perplexity[0] > 10 * len(vocab)
+    assert "diverged in epoch 1" in history.stopped
+    assert f"uniform guessing ({len(vocab)})" in history.stopped
+    assert "learning rate" in history.stopped and "clipping" in history.stopped
+    assert "diverged" in capsys.readouterr().out
+
+
+def test_validation_is_evaluated_every_few_epochs_and_after_the_last(capsys, tiny_setup):
+    net, train_iter, vocab = tiny_setup(num_hiddens=32)
+    valid = train_iter.corpus[:120]
+    history = crnn.train_ch8(net, train_iter, vocab, 1, 7, CPU, dashboard=False,
+                             valid_corpus=valid, eval_every=3)
+    assert history.valid_epochs == [3, 6, 7]
+    assert history.valid_perplexity[-1] == crnn.evaluate_perplexity(net, valid, CPU)
+    best_epoch, best = history.best_valid()
+    assert best == min(history.valid_perplexity)
+    assert history.valid_perplexity[history.valid_epochs.index(best_epoch)] == best
+    assert "validation" in history.summary() and history.seconds > 0
+
+
+def test_a_history_without_validation_says_so():
+    with pytest.raises(ValueError, match="valid_corpus"):
+        crnn.TrainingHistory(device="cpu").best_valid()
+
+
+def test_quiet_training_prints_nothing(capsys, tiny_setup):
+    net, train_iter, vocab = tiny_setup()
+    history = crnn.train_ch8(net, train_iter, vocab, 1, 2, CPU, verbose=False)
+    assert history.epochs == [1, 2] and capsys.readouterr().out == ""
+
+
+def test_perplexity_of_a_huge_loss_is_infinite_not_an_overflow():
+    assert crnn.perplexity_from_loss(0.0) == 1.0
+    assert crnn.perplexity_from_loss(math.log(28)) == pytest.approx(28)
+    assert crnn.perplexity_from_loss(800.0) == math.inf
+
+
+def context_free(net):
+    """W_hh = 0: each prediction depends on the current character only, not on the state."""
+    with torch.no_grad():
+        net.params[1].zero_()
+        net.params[0].normal_()
+    return net
+
+
+def test_evaluation_is_deterministic_and_uniform_guessing_scores_the_vocabulary_size(
+        tiny_setup):
+    net, train_iter, vocab = tiny_setup()
+    corpus = train_iter.corpus[:200]
+    assert crnn.evaluate_perplexity(net, corpus, CPU) == crnn.evaluate_perplexity(net, corpus,
+                                                                                  CPU)
+    for p in net.params:
+        p.data.zero_()
+    assert crnn.evaluate_perplexity(net, corpus, CPU) == pytest.approx(len(vocab))
+
+
+@pytest.mark.parametrize("batch_size, num_steps", [(3, 4), (7, 35), (1, 1), (10, 6)])
+def test_evaluation_predicts_every_token_exactly_once(batch_size, num_steps, tiny_setup):
+    """With no memory, any cut of the text must give the perplexity of one pass over it, and
+    199 targets do not divide into these rows: the leftover tokens count too."""
+    net, train_iter, _ = tiny_setup()
+    context_free(net)
+    corpus = train_iter.corpus[:200]
+    X, y = torch.tensor([corpus[:-1]]), torch.tensor(corpus[1:])
+    with torch.no_grad():
+        y_hat, _ = net(X, net.begin_state(1, CPU))
+    expected = math.exp(float(nn.functional.cross_entropy(y_hat, y)))
+    assert crnn.evaluate_perplexity(net, corpus, CPU, batch_size=batch_size,
+                                    num_steps=num_steps) == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluation_carries_the_state_and_leaves_no_gradients(tiny_setup):
+    net, train_iter, _ = tiny_setup()
+    corpus = train_iter.corpus[:200]
+    one_pass = crnn.evaluate_perplexity(net, corpus, CPU, num_steps=199)
+    assert crnn.evaluate_perplexity(net, corpus, CPU, num_steps=7) == pytest.approx(one_pass,
+                                                                                    rel=1e-5)
+    assert all(p.grad is None for p in net.params)
+    with pytest.raises(ValueError, match="too short"):
+        crnn.evaluate_perplexity(net, corpus[:3], CPU, batch_size=4)
+
+
+def test_loss_by_position_averages_to_the_evaluated_loss(tiny_setup):
+    net, train_iter, _ = tiny_setup()
+    corpus = train_iter.corpus[:4 * 5 * 6 + 1]  # 4 rows of 6 windows of 5 steps, exactly
+    carried = crnn.loss_by_position(net, corpus, CPU, carry_state=True, batch_size=4,
+                                    num_steps=5)
+    ppl = crnn.evaluate_perplexity(net, corpus, CPU, batch_size=4, num_steps=5)
+    assert carried.shape == (5,)
+    assert float(carried.mean()) == pytest.approx(math.log(ppl), rel=1e-5)
+    reset = crnn.loss_by_position(net, corpus, CPU, carry_state=False, batch_size=4,
+                                  num_steps=5)
+    assert not torch.allclose(carried, reset)
+    context_free(net)
+    assert torch.allclose(crnn.loss_by_position(net, corpus, CPU, carry_state=True,
+                                                batch_size=4, num_steps=5),
+                          crnn.loss_by_position(net, corpus, CPU, carry_state=False,
+                                                batch_size=4, num_steps=5))
 
 
 def test_nn_module_models_train_too(capsys):

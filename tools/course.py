@@ -19,35 +19,31 @@ import re
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-EXECUTED = ROOT / "build" / "executed"
+from paths import BUILD, NOTEBOOKS, course_notebooks
+
+EXECUTED = BUILD / "executed"
 
 # Parameters for smoke runs (tests, quick checks): same code paths, seconds instead of minutes.
 SMALL_PARAMETERS: dict[str, dict] = {
     "06_gradient_clipping": {"num_hiddens": 64, "num_minibatches": 5},
-    "07_training": {"num_hiddens": 32, "num_epochs": 3},
-    "08_playground": {"num_hiddens": 32, "num_epochs": 3},
-    "09_exercises": {"num_hiddens": 16, "num_epochs": 2, "sweep_epochs": 2, "sweep_every": 1,
-                     "sweep": [{"num_hiddens": 16, "num_steps": 10, "lr": 2.0}],
-                     "num_samples": 20, "no_clip_epochs": 2, "no_detach_epochs": 1},
+    "07_training": {"num_hiddens": 32, "num_epochs": 3, "extra_seeds": [2],
+                    "checkpoint_dir": "../build/smoke/checkpoints"},
+    "08_playground": {"num_hiddens": 32, "num_epochs": 3, "demo_epochs": 1,
+                      "checkpoint_path": "../build/smoke/checkpoints/sequential.safetensors",
+                      "save_path": "../build/smoke/checkpoints/playground.safetensors"},
+    "09_exercises": {"seeds": [1, 2], "num_hiddens": 16, "num_epochs": 2, "eval_every": 1,
+                     "sweep_epochs": 2, "sweep": [{"num_hiddens": 16, "num_steps": 10, "lr": 2.0}],
+                     "num_samples": 20, "sample_chars": 100, "no_clip_epochs": 2,
+                     "no_detach_epochs": 1},
     "10_bptt_by_hand": {"num_hiddens": 16, "num_steps": 6},
-    "11_fast_path": {"num_hiddens": 32, "num_epochs": 2, "repeats": 2},
+    "11_fast_path": {"num_hiddens": 32, "num_epochs": 2, "repeats": 2, "profile_repeats": 1},
 }
 # The book's perplexities after 500 epochs are 1.0 and 1.5; the course must reach these bounds.
 BOOK_BOUNDS = {"sequential": 1.1, "random": 1.6}
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 TRAINING_TAG_PREFIX = "train-"
-
-
-def course_notebooks() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-
-
-def headless_env() -> dict[str, str]:
-    """The environment a headless kernel inherits."""
-    return {**os.environ, "CHAPTER_RNN_HEADLESS": "1"}
 
 
 def declared_parameters(notebook: Path) -> set[str]:
@@ -63,17 +59,11 @@ def execute(notebook: Path, output: Path, parameters: dict | None = None,
     import papermill
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    previous = os.environ.get("CHAPTER_RNN_HEADLESS")
-    os.environ["CHAPTER_RNN_HEADLESS"] = "1"  # the kernel inherits this process's environment
-    try:
+    # The kernel inherits this process's environment: headless, plain progress lines.
+    with mock.patch.dict(os.environ, {"CHAPTER_RNN_HEADLESS": "1"}):
         papermill.execute_notebook(
             str(notebook), str(output), parameters=parameters or {}, kernel_name="python3",
             cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout)
-    finally:
-        if previous is None:
-            del os.environ["CHAPTER_RNN_HEADLESS"]
-        else:
-            os.environ["CHAPTER_RNN_HEADLESS"] = previous
     return json.loads(output.read_text(encoding="utf-8"))
 
 

@@ -17,9 +17,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import course  # noqa: E402
+import course
+from paths import ROOT, course_notebooks
 
 BINDER_REQUIREMENTS = ROOT / "binder" / "requirements.txt"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -108,7 +107,7 @@ def normalise(nb: dict) -> str:
 
 def expected() -> dict[Path, str]:
     files = {BINDER_REQUIREMENTS: binder_requirements()}
-    for path in course.course_notebooks():
+    for path in course_notebooks():
         nb = json.loads(path.read_text(encoding="utf-8"))
         files[path] = normalise(course.clean(with_launch_cells(nb, path.name)))
     return files
