@@ -50,7 +50,7 @@ def read_book_lines(path: str | Path, expected_sha1: str | None = None) -> list[
     return text.splitlines()
 
 
-# %% notebooks/01_data.ipynb cell 10 (id adc6b04d)
+# %% notebooks/01_data.ipynb cell 12 (id adc6b04d)
 def preprocess_line(line: str) -> str:
     """Lower-case `line` and turn every run of non-letters into one space, as the book does."""
     return re.sub("[^A-Za-z]+", " ", line).lower()
@@ -69,7 +69,7 @@ def read_time_machine() -> list[str]:
     return read_book(book_path(TIME_MACHINE), BOOK_SHA1[TIME_MACHINE])
 
 
-# %% notebooks/01_data.ipynb cell 16 (id 1b75f72e)
+# %% notebooks/01_data.ipynb cell 19 (id 1b75f72e)
 def tokenize(lines: list[str], token: str = "word") -> list[list[str]]:
     """Split each line into word or character tokens."""
     if token == "word":
@@ -79,7 +79,7 @@ def tokenize(lines: list[str], token: str = "word") -> list[list[str]]:
     raise ValueError(f"unknown token type {token!r}: use 'word' or 'char'")
 
 
-# %% notebooks/01_data.ipynb cell 18 (id 78cbdbda)
+# %% notebooks/01_data.ipynb cell 21 (id 78cbdbda)
 def count_corpus(tokens: list) -> collections.Counter:
     """Count token frequencies in a flat list or a list of token lists."""
     if len(tokens) == 0 or isinstance(tokens[0], list):
@@ -126,7 +126,7 @@ class Vocab:
         return self._token_freqs
 
 
-# %% notebooks/01_data.ipynb cell 21 (id c0ade57f)
+# %% notebooks/01_data.ipynb cell 24 (id c0ade57f)
 def load_corpus(lines: list[str], max_tokens: int = -1) -> tuple[list[int], Vocab]:
     """Turn preprocessed lines into a flat list of character indices and its vocabulary."""
     tokens = tokenize(lines, "char")
@@ -142,7 +142,7 @@ def load_corpus_time_machine(max_tokens: int = -1) -> tuple[list[int], Vocab]:
     return load_corpus(read_time_machine(), max_tokens)
 
 
-# %% notebooks/01_data.ipynb cell 24 (id ad8cfede)
+# %% notebooks/01_data.ipynb cell 27 (id ad8cfede)
 def _check_batching(corpus_len: int, batch_size: int, num_steps: int,
                     use_random_iter: bool) -> None:
     """Fail early, with a readable message, when a corpus cannot fill even one minibatch."""
@@ -174,7 +174,7 @@ def seq_data_iter_random(corpus: list[int], batch_size: int, num_steps: int):
         yield torch.tensor(X), torch.tensor(Y)
 
 
-# %% notebooks/01_data.ipynb cell 28 (id cebdb6f1)
+# %% notebooks/01_data.ipynb cell 33 (id cebdb6f1)
 def seq_data_iter_sequential(corpus: list[int], batch_size: int, num_steps: int):
     """Yield minibatches (X, Y) whose rows continue row by row from one minibatch to the next."""
     _check_batching(len(corpus), batch_size, num_steps, use_random_iter=False)
@@ -187,7 +187,7 @@ def seq_data_iter_sequential(corpus: list[int], batch_size: int, num_steps: int)
         yield Xs[:, i: i + num_steps], Ys[:, i: i + num_steps]
 
 
-# %% notebooks/01_data.ipynb cell 33 (id b7240ee5)
+# %% notebooks/01_data.ipynb cell 40 (id b7240ee5)
 class SeqDataLoader:
     """An iterable over minibatches of a corpus; each pass draws a new random offset."""
 

@@ -10,8 +10,14 @@ import torch
 from chapter_rnn.data import Vocab
 from chapter_rnn.parameters import get_params
 from chapter_rnn.rnn_model import init_rnn_state
-from chapter_rnn.training import (TrainingHistory, TrainingStopped, check_finite,
-                                  interrupts_held_back, perplexity_from_loss, run_training)
+from chapter_rnn.training import (
+    TrainingHistory,
+    TrainingStopped,
+    check_finite,
+    interrupts_held_back,
+    perplexity_from_loss,
+    run_training,
+)
 
 
 class RNNModelFast:
@@ -57,8 +63,7 @@ class RNNModelFast:
     def backward(self, dO: torch.Tensor, cache) -> list[torch.Tensor]:
         """The gradients of the loss, in the order of `params`, from dO (the loss's gradient with
         respect to the scores) and the cache of `forward_with_cache`: notebook 10's BPTT, with
-        every weight gradient summed over steps as ONE matmul. The gradient into the initial
-        state is dropped: that is the truncation."""
+        every weight gradient summed over steps as ONE matmul."""
         W_xh, W_hh, b_h, W_hq, b_q = self.params
         tokens, Hs = cache
         num_steps, batch_size = tokens.shape
@@ -70,7 +75,8 @@ class RNNModelFast:
         dH_next = torch.zeros_like(Hs[0])
         for t in reversed(range(num_steps)):  # only the recursion through W_hh is sequential
             torch.mul(dH_out[t] + dH_next, dtanh[t], out=dZ[t])
-            dH_next = dZ[t] @ W_hh.T
+            if t > 0:  # no gradient into the initial state: that is the truncation
+                dH_next = dZ[t] @ W_hh.T
         dZ_all = dZ.view(-1, self.num_hiddens)
         # Weight gradients summed over steps: (steps*batch, H)^T @ (steps*batch, H) in one go.
         dW_hh = Hs[:-1].reshape(-1, self.num_hiddens).T @ dZ_all

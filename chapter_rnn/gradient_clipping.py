@@ -25,7 +25,7 @@ def grad_clipping(net, theta: float) -> float:
     return float(norm)
 
 
-# %% notebooks/06_gradient_clipping.ipynb cell 10 (id 907de418)
+# %% notebooks/06_gradient_clipping.ipynb cell 11 (id 907de418)
 def sgd(params: list[torch.Tensor], lr: float, batch_size: int) -> None:
     """Minibatch stochastic gradient descent; clears the gradients afterwards."""
     with torch.no_grad():

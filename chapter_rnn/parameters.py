@@ -2,7 +2,7 @@
 # Edit the notebook's #@save cells, then run `make sync`.
 """3. The model's parameters"""
 
-# %% notebooks/03_parameters.ipynb cell 3 (id 6fdfff35)
+# %% notebooks/03_parameters.ipynb cell 4 (id 6fdfff35)
 import random
 
 import torch
@@ -21,7 +21,7 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# %% notebooks/03_parameters.ipynb cell 5 (id 84c77f92)
+# %% notebooks/03_parameters.ipynb cell 6 (id 84c77f92)
 def get_params(vocab_size: int, num_hiddens: int, device: torch.device) -> list[torch.Tensor]:
     """Create the RNN's parameters [W_xh, W_hh, b_h, W_hq, b_q], ready for autograd."""
     if vocab_size < 1 or num_hiddens < 1:

@@ -2,7 +2,7 @@
 # Edit the notebook's #@save cells, then run `make sync`.
 """4. The RNN step and the model"""
 
-# %% notebooks/04_rnn_model.ipynb cell 6 (id 63aeef51)
+# %% notebooks/04_rnn_model.ipynb cell 7 (id 63aeef51)
 import torch
 
 from chapter_rnn.one_hot import one_hot_steps
@@ -14,7 +14,7 @@ def init_rnn_state(batch_size: int, num_hiddens: int,
     return (torch.zeros((batch_size, num_hiddens), device=device),)
 
 
-# %% notebooks/04_rnn_model.ipynb cell 8 (id fa0a1c93)
+# %% notebooks/04_rnn_model.ipynb cell 9 (id fa0a1c93)
 def rnn(inputs: torch.Tensor, state: tuple[torch.Tensor],
         params: list[torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
     """Run the RNN over `inputs` of shape (num_steps, batch_size, vocab_size)."""
@@ -28,7 +28,7 @@ def rnn(inputs: torch.Tensor, state: tuple[torch.Tensor],
     return torch.cat(outputs, dim=0), (H,)
 
 
-# %% notebooks/04_rnn_model.ipynb cell 10 (id 555c7c58)
+# %% notebooks/04_rnn_model.ipynb cell 11 (id 555c7c58)
 class RNNModelScratch:
     """A recurrent neural network language model implemented from scratch."""
 
@@ -38,11 +38,11 @@ class RNNModelScratch:
         self.params = get_params(vocab_size, num_hiddens, device)
         self.init_state, self.forward_fn = init_state, forward_fn
 
-    def __call__(self, X: torch.Tensor, state: tuple[torch.Tensor]):
+    def __call__(self, X: torch.Tensor, state: tuple[torch.Tensor, ...]):
         X = one_hot_steps(X, self.vocab_size)
         return self.forward_fn(X, state, self.params)
 
-    def begin_state(self, batch_size: int, device: torch.device) -> tuple[torch.Tensor]:
+    def begin_state(self, batch_size: int, device: torch.device) -> tuple[torch.Tensor, ...]:
         return self.init_state(batch_size, self.num_hiddens, device)
 
 

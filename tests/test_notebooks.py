@@ -41,3 +41,13 @@ def test_committed_notebook_is_clean(notebook):
         "no papermill parameters cell"
     assert all(c["execution_count"] is not None for c in code), \
         f"{notebook.name} has cells that were not executed: run `make notebooks`"
+
+
+def test_clean_joins_a_print_that_the_kernel_split_into_chunks():
+    cell = {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": ["print(1)"],
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": ["minibatch:"]},
+                        {"output_type": "stream", "name": "stdout", "text": [" (2, 5)\n", "x\n"]},
+                        {"output_type": "stream", "name": "stderr", "text": ["warning\n"]}]}
+    nb = course.clean({"cells": [cell], "metadata": {}})
+    assert [(o["name"], o["text"]) for o in nb["cells"][0]["outputs"]] == [
+        ("stdout", ["minibatch: (2, 5)\n", "x\n"]), ("stderr", ["warning\n"])]
