@@ -237,8 +237,9 @@ def run_training(epoch_fn, net, vocab: Vocab, lr: float, num_epochs: int,
             check_not_lost(ppl, len(vocab))
     except TrainingDiverged as err:
         history.stopped = (
-            f"Training diverged in epoch {epoch}: {err}. Try a smaller learning rate "
-            f"(lr={lr}) or turn gradient clipping on (theta={theta}).")
+            f"Training diverged in epoch {epoch}: {err}. Try a learning rate below lr={lr}"
+            + (", or turn gradient clipping on (theta=1)." if theta == math.inf
+               else f", or clip harder than theta={theta}."))
     except (KeyboardInterrupt, TrainingStopped):
         history.stopped = (
             f"Training was stopped during epoch {epoch}; epochs 1-{epoch - 1} are kept and "

@@ -12,7 +12,9 @@ text/markdown results).
   that rounds to it at the prose's last digit ("1.03" for 1.0312, "38,329" for 38329.006); a
   shorter one must be printed as written ("0.036" does not match 0.0361: too many printed
   values would match by chance). Integers round to units: "170,000" does not match 170580.
-* Version-like numbers with two or more dots ("2.13.0") must appear verbatim.
+* Version-like numbers with two or more dots ("2.13.0") must appear verbatim; a version right
+  after the name of its software ("Python 3.13", "ipykernel 7") is not a measurement and is
+  exempt (SOFTWARE).
 * Approximate numbers are exempt: APPROXIMATE (about, around, roughly, approximately, nearly,
   almost, some, under, over, ~, ≈, \\approx, \\sim) directly before the number, with at most a
   few spaces, "$", "*", "_" or "(" between. The mark also covers the end of a range written
@@ -65,6 +67,9 @@ APPROX_BEFORE = re.compile(
     r"|(?:~|≈|\\approx|\\sim)[\s$*_({]{0,4})$",
     re.IGNORECASE,
 )
+SOFTWARE = ("Python", "torch", "PyTorch", "ipykernel", "ipywidgets", "JupyterLab", "Notebook",
+            "numpy", "matplotlib")
+VERSION_BEFORE = re.compile(r"(?<![\w])(?:" + "|".join(SOFTWARE) + r")\s+$")
 RANGE_GAP = re.compile(r"\s*(?:-|–|—|to)\s*\$?$")
 
 SEP = r"(?:,|\{,\})"
@@ -191,7 +196,7 @@ def unprinted_numbers(markdown: str, haystack: str,
             approx_end = m.end()
             continue
         approx_end = -1
-        if number in allowed:
+        if number in allowed or (number.count(".") < 2 and VERSION_BEFORE.search(before)):
             continue
         if number.count(".") >= 2:
             ok = re.search(rf"(?<![\d.]){re.escape(number)}(?![\d.]\d|\d)", flat) is not None
@@ -310,6 +315,7 @@ def test_exceptions_are_still_in_the_prose() -> None:
     ("A probability close to 1/28 ≈ 0.036.", ""),
     ("Cost: $\\approx 1.8$ GFLOP.", ""),
     ("## 1. The data, in 35 steps of 32", ""),
+    ("Colab runs Python 3.13 and Notebook 6.5.", ""),
     ("See [the book](https://d2l.ai/chapter_9/rnn-scratch.html?v=1.0.2).", ""),
     ('<img src="plot.png" width="1200">', ""),
 ])
