@@ -2,7 +2,7 @@
 # Edit the notebook's #@save cells, then run `make sync`.
 """5. Prediction: warm up, then generate"""
 
-# %% notebooks/05_prediction.ipynb cell 6 (id 99bd691d)
+# %% notebooks/05_prediction.ipynb cell 8 (id 99bd691d)
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +19,7 @@ def prefix_for_model(prefix: str) -> str:
     return preprocess_line(prefix)
 
 
-# %% notebooks/05_prediction.ipynb cell 9 (id a531d0a6)
+# %% notebooks/05_prediction.ipynb cell 11 (id a531d0a6)
 @dataclass
 class Continuation:
     """A prefix as the model read it, what it generated, and each generated token's probability."""

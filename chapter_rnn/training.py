@@ -280,13 +280,22 @@ def train_ch8(net, train_iter, vocab: Vocab, lr: float, num_epochs: int,
                         valid_corpus=valid_corpus, eval_every=eval_every, verbose=verbose)
 
 
-# %% notebooks/07_training.ipynb cell 31 (id cdfaeb20)
-def loss_by_position(net, corpus, device: torch.device, *, carry_state: bool,
-                     batch_size: int = 32, num_steps: int = 35) -> torch.Tensor:
+# %% notebooks/07_training.ipynb cell 33 (id c3d5e7f9)
+def loss_along_text(net, corpus, device: torch.device) -> torch.Tensor:
+    """The loss of every prediction when `net` reads `corpus` once, from the all-zero state, with
+    the state carried all the way (no gradients)."""
+    tokens = torch.as_tensor(corpus)
+    with torch.no_grad():
+        y_hat, _ = net(tokens[:-1].reshape(1, -1).to(device), net.begin_state(1, device))
+        return nn.functional.cross_entropy(y_hat, tokens[1:].to(device), reduction="none").cpu()
+
+
+# %% notebooks/07_training.ipynb cell 36 (id cdfaeb20)
+def loss_by_position(net, corpus, device: torch.device, *, batch_size: int = 32,
+                     num_steps: int = 35) -> torch.Tensor:
     """Mean cross-entropy at each position 0, ..., num_steps - 1 of the windows that sequential
-    partitioning (offset 0) cuts from `corpus`, with the state carried from window to window
-    (as sequential partitioning trains) or reset to zeros for every window (as random sampling
-    trains). No gradients, no chance: the same model and text give the same numbers."""
+    partitioning (offset 0) cuts from `corpus`, every window read from the all-zero state (as
+    random sampling trains). No gradients, no chance."""
     tokens = torch.as_tensor(corpus)
     width = (len(tokens) - 1) // batch_size // num_steps * num_steps
     Xs = tokens[:batch_size * width].reshape(batch_size, width)
@@ -294,14 +303,12 @@ def loss_by_position(net, corpus, device: torch.device, *, carry_state: bool,
     loss = nn.CrossEntropyLoss(reduction="none")
     totals = torch.zeros(num_steps)
     with torch.no_grad():
-        state = net.begin_state(batch_size=batch_size, device=device)
         for i in range(0, width, num_steps):
-            if not carry_state:
-                state = net.begin_state(batch_size=batch_size, device=device)
-            y_hat, state = net(Xs[:, i:i + num_steps].to(device), state)
+            state = net.begin_state(batch_size=batch_size, device=device)
+            y_hat, _ = net(Xs[:, i:i + num_steps].to(device), state)
             losses = loss(y_hat, Ys[:, i:i + num_steps].T.reshape(-1).to(device))
             totals += losses.reshape(num_steps, batch_size).sum(dim=1).cpu()
     return totals / (batch_size * width // num_steps)
 
 
-__all__ = ['perplexity_from_loss', 'TrainingDiverged', 'TrainingStopped', 'check_finite', 'interrupts_held_back', 'detach_state', 'train_epoch_ch8', 'evaluate_perplexity', 'TrainingHistory', 'DIVERGED_PERPLEXITY_FACTOR', 'QuietDashboard', 'check_not_lost', 'run_training', 'train_ch8', 'loss_by_position']
+__all__ = ['perplexity_from_loss', 'TrainingDiverged', 'TrainingStopped', 'check_finite', 'interrupts_held_back', 'detach_state', 'train_epoch_ch8', 'evaluate_perplexity', 'TrainingHistory', 'DIVERGED_PERPLEXITY_FACTOR', 'QuietDashboard', 'check_not_lost', 'run_training', 'train_ch8', 'loss_along_text', 'loss_by_position']

@@ -306,22 +306,29 @@ def test_evaluation_carries_the_state_and_leaves_no_gradients(tiny_setup):
         crnn.evaluate_perplexity(net, corpus[:3], CPU, batch_size=4)
 
 
-def test_loss_by_position_averages_to_the_evaluated_loss(tiny_setup):
+def test_loss_by_position_reads_every_window_from_zeros(tiny_setup):
     net, train_iter, _ = tiny_setup()
     corpus = train_iter.corpus[:4 * 5 * 6 + 1]  # 4 rows of 6 windows of 5 steps, exactly
-    carried = crnn.loss_by_position(net, corpus, CPU, carry_state=True, batch_size=4,
-                                    num_steps=5)
-    ppl = crnn.evaluate_perplexity(net, corpus, CPU, batch_size=4, num_steps=5)
-    assert carried.shape == (5,)
-    assert float(carried.mean()) == pytest.approx(math.log(ppl), rel=1e-5)
-    reset = crnn.loss_by_position(net, corpus, CPU, carry_state=False, batch_size=4,
-                                  num_steps=5)
-    assert not torch.allclose(carried, reset)
-    context_free(net)
-    assert torch.allclose(crnn.loss_by_position(net, corpus, CPU, carry_state=True,
-                                                batch_size=4, num_steps=5),
-                          crnn.loss_by_position(net, corpus, CPU, carry_state=False,
-                                                batch_size=4, num_steps=5))
+    by_position = crnn.loss_by_position(net, corpus, CPU, batch_size=4, num_steps=5)
+    assert by_position.shape == (5,)
+    tokens = torch.tensor(corpus)
+    Xs, Ys = tokens[:-1].reshape(4, 30), tokens[1:].reshape(4, 30)
+    windows = [(Xs[:, i:i + 5], Ys[:, i:i + 5]) for i in range(0, 30, 5)]
+    with torch.no_grad():
+        losses = [nn.functional.cross_entropy(net(X, net.begin_state(4, CPU))[0],
+                                              Y.T.reshape(-1), reduction="none")
+                  for X, Y in windows]
+    expected = torch.stack(losses).reshape(6, 5, 4).mean(dim=(0, 2))
+    torch.testing.assert_close(by_position, expected)
+
+
+def test_loss_along_text_is_one_read_from_zeros(tiny_setup):
+    net, train_iter, _ = tiny_setup()
+    corpus = train_iter.corpus[:200]
+    losses = crnn.loss_along_text(net, corpus, CPU)
+    assert losses.shape == (199,)
+    assert float(losses.mean()) == pytest.approx(
+        math.log(crnn.training.evaluate_perplexity(net, corpus, CPU)), rel=1e-5)
 
 
 def test_nn_module_models_train_too(capsys):
