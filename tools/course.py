@@ -27,7 +27,7 @@ EXECUTED = BUILD / "executed"
 
 # Parameters for smoke runs (tests, quick checks): same code paths, seconds instead of minutes.
 SMALL_PARAMETERS: dict[str, dict] = {
-    "05_prediction": {"trained_hiddens": 16, "num_epochs": 2},
+    "05_prediction": {"trained_hiddens": 16, "num_epochs": 2, "num_seeds": 2},
     "06_gradient_clipping": {"num_hiddens": 64, "num_minibatches": 5, "num_epochs": 2,
                              "num_seeds": 2},
     "07_training": {"num_hiddens": 32, "num_epochs": 3, "extra_seeds": [2],
