@@ -66,7 +66,7 @@ class RNNModelEmbedding:
     def __call__(self, X: torch.Tensor, state: tuple[torch.Tensor]):
         E, *rnn_params = self.params
         # Row lookup instead of one-hot: (batch, steps) indices -> (steps, batch, embed_size).
-        # F.embedding is E[X.T] with a much faster backward pass than general indexing.
+        # F.embedding computes E[X.T], with a backward pass written for table lookups.
         return self.forward_fn(F.embedding(X.T, E), state, rnn_params)
 
     def begin_state(self, batch_size: int, device: torch.device) -> tuple[torch.Tensor]:
@@ -94,7 +94,7 @@ def repetition_loop(text: str, min_repeats: int = 2) -> tuple[int, int] | None:
     return None
 
 
-# %% notebooks/09_exercises.ipynb cell 42 (id b2e4d1d3)
+# %% notebooks/09_exercises.ipynb cell 43 (id b2e4d1d3)
 def graph_size(output: torch.Tensor) -> tuple[int, int]:
     """(number of autograd nodes, bytes of tensors saved for backward) behind `output`."""
     nodes, storages, stack = set(), {}, [output.grad_fn]
@@ -188,7 +188,7 @@ def train_ch8_untruncated(net, train_iter, vocab: Vocab, lr: float, num_epochs: 
                         eval_every=eval_every, verbose=verbose)
 
 
-# %% notebooks/09_exercises.ipynb cell 51 (id c54a8c71)
+# %% notebooks/09_exercises.ipynb cell 52 (id c54a8c71)
 def rnn_relu(inputs: torch.Tensor, state: tuple[torch.Tensor],
              params: list[torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
     """`rnn` of notebook 4 with ReLU instead of tanh as the hidden layer's activation."""
@@ -201,7 +201,7 @@ def rnn_relu(inputs: torch.Tensor, state: tuple[torch.Tensor],
     return torch.cat(outputs, dim=0), (H,)
 
 
-# %% notebooks/09_exercises.ipynb cell 55 (id 946e84fb)
+# %% notebooks/09_exercises.ipynb cell 56 (id 946e84fb)
 def next_token_probabilities(net, corpus: list[int], device: torch.device, *,
                              num_steps: int = 35) -> torch.Tensor:
     """The probability `net` gives to each actual next token of `corpus` (one per token after

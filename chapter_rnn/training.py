@@ -293,9 +293,10 @@ def loss_along_text(net, corpus, device: torch.device) -> torch.Tensor:
 # %% notebooks/07_training.ipynb cell 36 (id cdfaeb20)
 def loss_by_position(net, corpus, device: torch.device, *, batch_size: int = 32,
                      num_steps: int = 35) -> torch.Tensor:
-    """Mean cross-entropy at each position 0, ..., num_steps - 1 of the windows that sequential
-    partitioning (offset 0) cuts from `corpus`, every window read from the all-zero state (as
-    random sampling trains). No gradients, no chance."""
+    """Mean cross-entropy at each position 0, ..., num_steps - 1 of the windows of `num_steps`
+    characters cut from `corpus` laid out, from offset 0, in `batch_size` rows as wide as whole
+    windows allow; every window is read from the all-zero state (as random sampling trains).
+    No gradients, no chance."""
     tokens = torch.as_tensor(corpus)
     width = (len(tokens) - 1) // batch_size // num_steps * num_steps
     Xs = tokens[:batch_size * width].reshape(batch_size, width)
