@@ -18,7 +18,8 @@ def corpus_and_vocab():
 
 
 def loader(corpus, vocab, batch_size=4, num_steps=5):
-    return crnn.SeqDataLoader(batch_size, num_steps, False, -1, corpus, vocab)
+    return crnn.SeqDataLoader(batch_size, num_steps, use_random_iter=False, max_tokens=-1,
+                              corpus=corpus, vocab=vocab)
 
 
 def scratch(vocab, num_hiddens=8, forward_fn=crnn.rnn, seed=0, scale=1.0):
@@ -187,6 +188,26 @@ def test_without_detaching_pytorch_refuses_the_second_backward(corpus_and_vocab)
         y_hat, _ = net(X2, state)  # the state is carried, not detached
         with pytest.raises(RuntimeError, match=message):
             loss(y_hat, Y2.T.reshape(-1)).backward()
+
+
+def test_new_parameter_tensors_still_need_retain_graph(corpus_and_vocab):
+    # The workaround of updating into new tensors avoids the in-place error, but not the freed
+    # graph: without retain_graph=True the second backward still fails.
+    corpus, vocab = corpus_and_vocab
+    loss = nn.CrossEntropyLoss()
+    (X1, Y1), (X2, Y2) = minibatches(corpus, count=2)
+    for retain_graph in [False, True]:
+        net = scratch(vocab)
+        y_hat, state = net(X1, net.begin_state(4, CPU))
+        loss(y_hat, Y1.T.reshape(-1)).backward(retain_graph=retain_graph)
+        net.params = [(p - p.grad).detach().requires_grad_(True) for p in net.params]
+        y_hat, _ = net(X2, state)  # the state is carried, not detached
+        if retain_graph:
+            loss(y_hat, Y2.T.reshape(-1)).backward()
+            assert all(p.grad is not None for p in net.params)
+        else:
+            with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+                loss(y_hat, Y2.T.reshape(-1)).backward()
 
 
 def test_untruncated_loss_is_untruncated_bptt(corpus_and_vocab):
