@@ -12,25 +12,23 @@ import chapter_rnn as crnn
 CPU = torch.device("cpu")
 
 
-@pytest.fixture
-def corpus_and_vocab():
-    return crnn.load_corpus_time_machine(2000)
-
-
 def loader(corpus, vocab, batch_size=4, num_steps=5):
     return crnn.SeqDataLoader(batch_size, num_steps, use_random_iter=False, max_tokens=-1,
                               corpus=corpus, vocab=vocab)
 
 
-def scratch(vocab, num_hiddens=8, forward_fn=crnn.rnn, seed=0, scale=1.0):
-    """A small scratch model; `scale` > 1 makes the weights large enough for the state to matter."""
-    crnn.set_seed(seed)
-    net = crnn.RNNModelScratch(len(vocab), num_hiddens, CPU, crnn.get_params,
-                               crnn.init_rnn_state, forward_fn)
-    with torch.no_grad():
-        for p in net.params:
-            p.mul_(scale)
-    return net
+@pytest.fixture
+def scratch(make_net):
+    """`make(vocab, num_hiddens, forward_fn, seed, scale)`: a small scratch model; `scale` > 1
+    makes the weights large enough for the state to matter."""
+    def make(vocab, num_hiddens=8, forward_fn=crnn.rnn, seed=0, scale=1.0):
+        net = make_net(num_hiddens, seed=seed, forward_fn=forward_fn)
+        with torch.no_grad():
+            for p in net.params:
+                p.mul_(scale)
+        return net
+
+    return make
 
 
 def minibatches(corpus, batch_size=4, num_steps=5, count=3):
@@ -174,9 +172,9 @@ def test_graph_size_counts_nodes_and_saved_tensors():
 
 # --- not detaching the state (exercise 5) ------------------------------------------------------
 
-def test_without_detaching_pytorch_refuses_the_second_backward(corpus_and_vocab):
+def test_without_detaching_pytorch_refuses_the_second_backward(short_corpus, scratch):
     # What the notebook shows and explains: the freed graph, then the in-place update.
-    corpus, vocab = corpus_and_vocab
+    corpus, vocab = short_corpus
     loss = nn.CrossEntropyLoss()
     (X1, Y1), (X2, Y2) = minibatches(corpus, count=2)
     for retain_graph, message in [(False, "backward through the graph a second time"),
@@ -190,10 +188,10 @@ def test_without_detaching_pytorch_refuses_the_second_backward(corpus_and_vocab)
             loss(y_hat, Y2.T.reshape(-1)).backward()
 
 
-def test_new_parameter_tensors_still_need_retain_graph(corpus_and_vocab):
+def test_new_parameter_tensors_still_need_retain_graph(short_corpus, scratch):
     # The workaround of updating into new tensors avoids the in-place error, but not the freed
     # graph: without retain_graph=True the second backward still fails.
-    corpus, vocab = corpus_and_vocab
+    corpus, vocab = short_corpus
     loss = nn.CrossEntropyLoss()
     (X1, Y1), (X2, Y2) = minibatches(corpus, count=2)
     for retain_graph in [False, True]:
@@ -210,8 +208,8 @@ def test_new_parameter_tensors_still_need_retain_graph(corpus_and_vocab):
                 loss(y_hat, Y2.T.reshape(-1)).backward()
 
 
-def test_untruncated_loss_is_untruncated_bptt(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
+def test_untruncated_loss_is_untruncated_bptt(short_corpus, scratch):
+    corpus, vocab = short_corpus
     net, loss = scratch(vocab, scale=30.0), nn.CrossEntropyLoss()
     batches = minibatches(corpus, count=3)
     inputs = [X for X, _ in batches]
@@ -230,8 +228,8 @@ def test_untruncated_loss_is_untruncated_bptt(corpus_and_vocab):
                           grads_of(truncated_loss(net, batches[:1]), net.params))
 
 
-def test_train_epoch_untruncated_updates_with_the_full_gradient(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
+def test_train_epoch_untruncated_updates_with_the_full_gradient(short_corpus, scratch):
+    corpus, vocab = short_corpus
     net, lr = scratch(vocab, scale=30.0), 0.1
     batches = minibatches(corpus, count=3)
     gradients, params_before = [], []
@@ -258,8 +256,8 @@ def test_train_epoch_untruncated_updates_with_the_full_gradient(corpus_and_vocab
     assert norms[1] == pytest.approx(float(expected.norm()), rel=1e-5)
 
 
-def test_train_epoch_untruncated_clips_and_stops_on_nan(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
+def test_train_epoch_untruncated_clips_and_stops_on_nan(short_corpus, scratch):
+    corpus, vocab = short_corpus
     batches = minibatches(corpus, count=2)
     net = scratch(vocab, scale=30.0)
     norms = []
@@ -273,8 +271,8 @@ def test_train_epoch_untruncated_clips_and_stops_on_nan(corpus_and_vocab):
         crnn.train_epoch_untruncated(net, batches, nn.CrossEntropyLoss(), updater, CPU)
 
 
-def test_train_ch8_untruncated_runs_the_shared_loop(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
+def test_train_ch8_untruncated_runs_the_shared_loop(short_corpus, scratch):
+    corpus, vocab = short_corpus
     train, valid = crnn.split_corpus(corpus[:400], 0.2)  # short: an epoch costs k^2 / 2
     net = scratch(vocab, 16)
     per_minibatch = []
@@ -292,8 +290,8 @@ def test_train_ch8_untruncated_runs_the_shared_loop(corpus_and_vocab):
     assert stopped.stopped.startswith("Training diverged in epoch 1") and stopped.epochs == []
 
 
-def test_the_untruncated_graph_grows_by_one_minibatch_at_a_time(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
+def test_the_untruncated_graph_grows_by_one_minibatch_at_a_time(short_corpus, scratch):
+    corpus, vocab = short_corpus
     net, loss = scratch(vocab), nn.CrossEntropyLoss()
     batches = minibatches(corpus, count=4)
     sizes = [crnn.graph_size(crnn.untruncated_loss(net, loss, [X for X, _ in batches[:k]],
@@ -309,8 +307,8 @@ def test_the_untruncated_graph_grows_by_one_minibatch_at_a_time(corpus_and_vocab
 
 @pytest.mark.parametrize("length", [100, 71, 36])  # a multiple of num_steps plus one, or not
 def test_next_token_probabilities_give_the_perplexity_as_inverse_geometric_mean(
-        corpus_and_vocab, length):
-    corpus, vocab = corpus_and_vocab
+        short_corpus, length, scratch):
+    corpus, vocab = short_corpus
     net = scratch(vocab, scale=30.0)
     text = corpus[:length]
     p = crnn.next_token_probabilities(net, text, CPU, num_steps=35)
@@ -322,8 +320,8 @@ def test_next_token_probabilities_give_the_perplexity_as_inverse_geometric_mean(
     assert float(1 / p.mean()) < ppl < float((1 / p).mean())
 
 
-def test_next_token_probabilities_read_the_text_with_the_state_carried(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
+def test_next_token_probabilities_read_the_text_with_the_state_carried(short_corpus, scratch):
+    corpus, vocab = short_corpus
     net = scratch(vocab, scale=30.0)
     text = corpus[:50]
     with torch.no_grad():
@@ -333,8 +331,8 @@ def test_next_token_probabilities_read_the_text_with_the_state_carried(corpus_an
     assert torch.allclose(p, expected, atol=1e-9)
 
 
-def test_uniform_model_gives_every_token_one_over_the_vocabulary(corpus_and_vocab):
-    corpus, vocab = corpus_and_vocab
+def test_uniform_model_gives_every_token_one_over_the_vocabulary(short_corpus, scratch):
+    corpus, vocab = short_corpus
     net = scratch(vocab, scale=0.0)
     p = crnn.next_token_probabilities(net, corpus[:40], CPU)
     assert torch.allclose(p, torch.full_like(p, 1 / len(vocab)))

@@ -10,16 +10,20 @@ import chapter_rnn as crnn
 CPU = torch.device("cpu")
 
 
-def twin_models(num_hiddens=32, use_random_iter=False, seed=0):
-    crnn.set_seed(seed)
-    train_iter, vocab = crnn.load_data_time_machine(6, 9, use_random_iter, max_tokens=1500)
-    teaching = crnn.RNNModelScratch(len(vocab), num_hiddens, CPU, crnn.get_params,
-                                    crnn.init_rnn_state, crnn.rnn)
-    fast = crnn.RNNModelFast(len(vocab), num_hiddens, CPU, teaching.params)
-    return teaching, fast, train_iter, vocab
+@pytest.fixture
+def twin_models(make_iter, make_net, vocab):
+    """`make(num_hiddens, use_random_iter, seed)` -> (teaching, fast, train_iter, vocab): the
+    data first, then one model as a scratch model and as a fast-path copy."""
+    def make(num_hiddens=32, use_random_iter=False, seed=0):
+        train_iter = make_iter(6, 9, use_random_iter, max_tokens=1500)
+        teaching = make_net(num_hiddens, seed=seed)
+        fast = crnn.RNNModelFast(len(vocab), num_hiddens, CPU, teaching.params)
+        return teaching, fast, train_iter, vocab
+
+    return make
 
 
-def test_fast_model_starts_from_a_copy():
+def test_fast_model_starts_from_a_copy(twin_models):
     teaching, fast, _, _ = twin_models()
     assert all(torch.equal(p.detach(), q) for p, q in zip(teaching.params, fast.params))
     assert all(not q.requires_grad for q in fast.params)
@@ -27,7 +31,7 @@ def test_fast_model_starts_from_a_copy():
     assert not torch.equal(teaching.params[0].detach(), fast.params[0])
 
 
-def test_same_forward_outputs_and_state():
+def test_same_forward_outputs_and_state(twin_models):
     teaching, fast, train_iter, _ = twin_models()
     X, _ = next(iter(train_iter))
     state = teaching.begin_state(X.shape[0], CPU)
@@ -44,7 +48,7 @@ def test_same_forward_outputs_and_state():
     assert tokens.shape == X.T.shape and Hs.shape == (X.shape[1] + 1, X.shape[0], 32)
 
 
-def test_fast_gradients_equal_autograd():
+def test_fast_gradients_equal_autograd(twin_models):
     teaching, fast, train_iter, _ = twin_models()
     X, Y = next(iter(train_iter))
     y = Y.T.reshape(-1)
@@ -61,7 +65,7 @@ def test_fast_gradients_equal_autograd():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("use_random_iter", [False, True])
-def test_same_losses_and_parameters_over_an_epoch(use_random_iter, seed):
+def test_same_losses_and_parameters_over_an_epoch(use_random_iter, seed, twin_models):
     teaching, fast, train_iter, _ = twin_models(use_random_iter=use_random_iter, seed=seed)
     norms_teaching, norms_fast = [], []
     # Every pass over the loader draws a new random offset: read the minibatches once and give
@@ -80,7 +84,7 @@ def test_same_losses_and_parameters_over_an_epoch(use_random_iter, seed):
         torch.testing.assert_close(q, p.detach(), rtol=1e-4, atol=1e-6)
 
 
-def test_train_ch8_fast_matches_train_ch8(capsys):
+def test_train_ch8_fast_matches_train_ch8(capsys, twin_models):
     teaching, fast, train_iter, vocab = twin_models(num_hiddens=16)
     crnn.set_seed(5)  # the iterator draws a random offset per epoch: the same for both
     h_teaching = crnn.train_ch8(teaching, train_iter, vocab, 1.0, 3, CPU, dashboard=False)
@@ -94,7 +98,7 @@ def test_train_ch8_fast_matches_train_ch8(capsys):
     assert "time traveller" in capsys.readouterr().out
 
 
-def test_train_ch8_fast_continues_a_history():
+def test_train_ch8_fast_continues_a_history(twin_models):
     _, fast, train_iter, vocab = twin_models(num_hiddens=16)
     history = crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 1, CPU, dashboard=False)
     crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 2, CPU, history=history,
@@ -102,13 +106,13 @@ def test_train_ch8_fast_continues_a_history():
     assert history.epochs == [1, 2] and history.stopped is None
 
 
-def test_options_after_the_book_arguments_are_keyword_only():
+def test_options_after_the_book_arguments_are_keyword_only(twin_models):
     _, fast, train_iter, _ = twin_models(num_hiddens=16)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional"):
         crnn.train_epoch_fast(fast, train_iter, 1.0, CPU, False, 1.0)
 
 
-def test_clip_and_step_is_grad_clipping_then_sgd():
+def test_clip_and_step_is_grad_clipping_then_sgd(twin_models):
     teaching, fast, train_iter, _ = twin_models(num_hiddens=16)
     X, Y = next(iter(train_iter))
     y = Y.T.reshape(-1)
@@ -127,7 +131,7 @@ def test_clip_and_step_is_grad_clipping_then_sgd():
             p.grad = g.clone()
 
 
-def test_train_ch8_fast_validates_like_train_ch8():
+def test_train_ch8_fast_validates_like_train_ch8(twin_models):
     teaching, fast, train_iter, vocab = twin_models(num_hiddens=16)
     valid = crnn.load_corpus_time_machine(2000)[0][1500:]
     options = dict(dashboard=False, valid_corpus=valid, eval_every=2, verbose=False)
@@ -139,14 +143,14 @@ def test_train_ch8_fast_validates_like_train_ch8():
     assert h_fast.valid_perplexity == pytest.approx(h_teaching.valid_perplexity, rel=1e-4)
 
 
-def test_quiet_training_prints_nothing(capsys):
+def test_quiet_training_prints_nothing(capsys, twin_models):
     _, fast, train_iter, vocab = twin_models(num_hiddens=16)
     history = crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 1, CPU, verbose=False)
     assert history.epochs == [1] and capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize("what", ["loss", "gradient norm"])
-def test_divergence_ends_cleanly_before_the_update(what):
+def test_divergence_ends_cleanly_before_the_update(what, twin_models):
     _, fast, train_iter, vocab = twin_models(num_hiddens=16)
     if what == "loss":
         fast.params[3].fill_(math.inf)
@@ -159,9 +163,9 @@ def test_divergence_ends_cleanly_before_the_update(what):
     assert all(torch.equal(p, q) for p, q in zip(before, fast.params))  # no update applied
 
 
-def test_bad_arguments_are_refused():
+def test_bad_arguments_are_refused(twin_models):
     _, fast, train_iter, vocab = twin_models(num_hiddens=16)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="learning rate"):
         crnn.train_ch8_fast(fast, train_iter, vocab, 0.0, 1, CPU)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="num_epochs"):
         crnn.train_ch8_fast(fast, train_iter, vocab, 1.0, 0, CPU)

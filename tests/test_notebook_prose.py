@@ -42,9 +42,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIR = ROOT / "notebooks"
-NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+from paths import NOTEBOOKS as NOTEBOOK_DIR
+from paths import ROOT, course_notebooks
+
+NOTEBOOKS = course_notebooks()
 README = ROOT / "README.md"
 
 # {notebook stem or "README": {number as written in the prose: why it need not be printed}}
