@@ -11,8 +11,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from chapter_rnn.data import Vocab, tokenize
-from chapter_rnn.gradient_clipping import grad_clipping, model_params, sgd
-from chapter_rnn.training import TrainingStopped, check_finite, perplexity_from_loss, run_training
+from chapter_rnn.gradient_clipping import grad_clipping, model_params
+from chapter_rnn.training import (
+    TrainingStopped,
+    check_finite,
+    perplexity_from_loss,
+    run_training,
+    sgd_updater,
+)
 
 
 def split_corpus(corpus: list[int], valid_fraction: float = 0.1) -> tuple[list[int], list[int]]:
@@ -167,11 +173,7 @@ def train_ch8_untruncated(net, train_iter, vocab: Vocab, lr: float, num_epochs: 
     """`train_ch8` with sequential partitioning and untruncated BPTT (`train_epoch_untruncated`);
     the same loop over epochs, history and validation. `minibatch_seconds` receives one list of
     per-minibatch times per epoch."""
-    loss = nn.CrossEntropyLoss()
-    if isinstance(net, nn.Module):
-        updater = torch.optim.SGD(net.parameters(), lr)
-    else:
-        updater = lambda batch_size: sgd(net.params, lr, batch_size)  # noqa: E731
+    loss, updater = nn.CrossEntropyLoss(), sgd_updater(net, lr)
 
     def one_epoch(grad_norms, should_stop):
         seconds = None

@@ -257,6 +257,13 @@ def run_training(epoch_fn, net, vocab: Vocab, lr: float, num_epochs: int,
 
 
 # %% notebooks/07_training.ipynb cell 23 (id c0c483c2)
+def sgd_updater(net, lr: float):
+    """The book's update rule: PyTorch's SGD for an `nn.Module`, `sgd` for a scratch model."""
+    if isinstance(net, nn.Module):
+        return torch.optim.SGD(net.parameters(), lr)
+    return lambda batch_size: sgd(net.params, lr, batch_size)
+
+
 def train_ch8(net, train_iter, vocab: Vocab, lr: float, num_epochs: int,
               device: torch.device, use_random_iter: bool = False, *, theta: float = 1.0,
               history: TrainingHistory | None = None, dashboard: bool | None = None,
@@ -264,11 +271,7 @@ def train_ch8(net, train_iter, vocab: Vocab, lr: float, num_epochs: int,
     """Train `net` for `num_epochs` epochs (continuing `history` if given) and return what was
     measured. `dashboard`: None chooses live widgets or plain lines by where it runs.
     `valid_corpus`: token indices whose perplexity is evaluated every `eval_every` epochs."""
-    loss = nn.CrossEntropyLoss()
-    if isinstance(net, nn.Module):
-        updater = torch.optim.SGD(net.parameters(), lr)
-    else:
-        updater = lambda batch_size: sgd(net.params, lr, batch_size)  # noqa: E731
+    loss, updater = nn.CrossEntropyLoss(), sgd_updater(net, lr)
 
     def one_epoch(grad_norms, should_stop):
         return train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter,
@@ -312,4 +315,4 @@ def loss_by_position(net, corpus, device: torch.device, *, batch_size: int = 32,
     return totals / (batch_size * width // num_steps)
 
 
-__all__ = ['perplexity_from_loss', 'TrainingDiverged', 'TrainingStopped', 'check_finite', 'interrupts_held_back', 'detach_state', 'train_epoch_ch8', 'evaluate_perplexity', 'TrainingHistory', 'DIVERGED_PERPLEXITY_FACTOR', 'QuietDashboard', 'check_not_lost', 'run_training', 'train_ch8', 'loss_along_text', 'loss_by_position']
+__all__ = ['perplexity_from_loss', 'TrainingDiverged', 'TrainingStopped', 'check_finite', 'interrupts_held_back', 'detach_state', 'train_epoch_ch8', 'evaluate_perplexity', 'TrainingHistory', 'DIVERGED_PERPLEXITY_FACTOR', 'QuietDashboard', 'check_not_lost', 'run_training', 'sgd_updater', 'train_ch8', 'loss_along_text', 'loss_by_position']
