@@ -19,9 +19,12 @@ from .training import *  # noqa: F401,F403
 from .exercises import *  # noqa: F401,F403
 from .bptt_by_hand import *  # noqa: F401,F403
 from .fast_path import *  # noqa: F401,F403
+from .look_inside import *  # noqa: F401,F403
 from .checkpoint import *  # noqa: F401,F403
+from .checks import *  # noqa: F401,F403
 from .dashboard import *  # noqa: F401,F403
 from .playground import *  # noqa: F401,F403
+from .views import *  # noqa: F401,F403
 # isort: on
 
 try:
