@@ -55,6 +55,8 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
     "01_data": {"4.0": "the version of the book's licence, CC BY-SA 4.0"},
     "07_training": {"1.0": BOOK_SEQUENTIAL, "1.5": BOOK_RANDOM},
     "09_exercises": {"1.0": BOOK_SEQUENTIAL},
+    "12_look_inside": {"2015": "a year of publication (Karpathy, Johnson and Fei-Fei)",
+                       "2019": "a year of publication (Madsen)"},
     "README": {"1.0": BOOK_SEQUENTIAL, "1.5": BOOK_RANDOM},
 }
 

@@ -41,6 +41,9 @@ SMALL_PARAMETERS: dict[str, dict] = {
                      "no_detach_epochs": 1},
     "10_bptt_by_hand": {"num_hiddens": 16, "num_steps": 6},
     "11_fast_path": {"num_hiddens": 32, "num_epochs": 2, "repeats": 2, "profile_repeats": 3},
+    "12_look_inside": {"checkpoint_dir": "../build/smoke/no-checkpoints", "seeds": [1, 2],
+                       "num_hiddens": 16, "num_epochs": 2, "passage_chars": 200,
+                       "num_positions": 10, "max_distance": 40},
 }
 # The book's perplexities after 500 epochs are 1.0 and 1.5; the course must reach these bounds.
 BOOK_BOUNDS = {"sequential": 1.1, "random": 1.6}
