@@ -6,11 +6,23 @@ and `close`. Two implementations exist:
 
 - `LiveDashboard`: in a Jupyter kernel with a widget front end. A perplexity plot (a PNG in an
   `ipywidgets.Image`, updated in place), a progress bar with epoch, tokens/s and time left, the
-  latest generated sample, and a Stop button. Button clicks reach a busy kernel through
-  `jupyter_ui_poll`. When training ends the widgets are replaced by a static PNG and a summary,
-  so a saved notebook shows the result without widget state.
+  latest generated sample, and a Stop button. When training ends the widgets are replaced by a
+  static PNG and a summary, so a saved notebook shows the result without widget state.
 - `TextDashboard`: headless (papermill, nbval, plain `python`, or `CHAPTER_RNN_HEADLESS=1`).
   About ten progress lines per run and, inside IPython, the final plot as a static PNG.
+
+How a click on Stop reaches a kernel busy with the training cell:
+- ipykernel < 7 (Colab's 6.17 included): the training loop itself reads pending front-end
+  messages through `jupyter_ui_poll`, which calls `kernel.do_one_iteration`.
+- ipykernel 7: that hook is gone, but the kernel has *subshells*: JupyterLab 4.4 and later
+  sends widget messages to a subshell, whose own thread handles them while the main
+  shell is busy. ipykernel 7.4 then reroutes each message for a comm to the shell that last sent
+  on that comm (`_reply_subshell_for` in ipykernel/comm/comm.py, used by
+  `Kernel.shell_channel_thread_main`): for a button created by the busy cell that is the busy
+  main shell, so the click would wait for the cell to end. `_handle_where_sent` tells the Stop
+  button's comm to keep each message on the subshell it was sent to.
+- A front end that opens no subshell (the classic Notebook, some editors) with ipykernel 7:
+  the dashboard says to use the kernel's interrupt button, which also stops cleanly.
 
 The drawing is throttled by wall-clock time, so the dashboard costs a few per cent of training
 throughput at most (see `make bench`). The plot shows the training perplexity of every epoch and,
@@ -38,9 +50,11 @@ PLOT_INTERVAL = 2.0
 # Update the progress bar and status at most this often (seconds): with tiny epochs, one message
 # per epoch would flood the browser.
 STATUS_INTERVAL = 0.25
-# Shown where the kernel cannot read clicks while busy (see `LiveDashboard.start`).
-STOP_FALLBACK = ("Stop reaches a busy kernel only with ipykernel < 7; use the kernel's "
-                 "interrupt button instead: it also keeps what was learned")
+# Shown where clicks cannot reach the busy kernel: ipykernel 7 and a front end that opened no
+# subshell (see the module's docstring).
+STOP_FALLBACK = ("Stop reaches a busy ipykernel 7 only through a kernel subshell, which this "
+                 "front end did not open; use the kernel's interrupt button instead: it also "
+                 "keeps what was learned")
 # Look for Stop clicks at most this often (seconds).
 POLL_INTERVAL = 0.1
 
@@ -62,6 +76,20 @@ def _in_kernel() -> bool:
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython else None
     return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _handle_where_sent(widget) -> None:
+    """Handle the widget's front-end messages on the subshell they were sent to (ipykernel 7.4
+    would move them to the shell that last sent on the widget's comm: the busy main shell)."""
+    comm = getattr(widget, "comm", None)
+    if comm is not None and hasattr(comm, "_reply_subshell_for"):
+        comm._reply_subshell_for = lambda _data, sent_to: sent_to
+
+
+def _subshells_open(kernel) -> bool:
+    """True when the front end has opened a kernel subshell (ipykernel 7)."""
+    manager = getattr(getattr(kernel, "shell_channel_thread", None), "manager", None)
+    return bool(manager is not None and manager.list_subshell())
 
 
 def live_frontend() -> bool:
@@ -206,6 +234,7 @@ class LiveDashboard:
                                           button_style="danger",
                                           tooltip="Stop after the current minibatch")
         self.stop_button.on_click(self._on_stop)
+        _handle_where_sent(self.stop_button)
         self.box = widgets.VBox([
             widgets.HBox([self.progress, self.stop_button]), self.status, self.plot,
             self.sample])
@@ -214,6 +243,7 @@ class LiveDashboard:
         self._status_throttle = Throttle(STATUS_INTERVAL)
         self._polling = contextlib.ExitStack()  # holds jupyter_ui_poll's context while training
         self._poll = None
+        self._subshell_kernel = None  # ipykernel 7's kernel, while Stop relies on its subshells
         self._kernel = _in_kernel()
         if self._kernel:
             from IPython.display import display
@@ -231,15 +261,16 @@ class LiveDashboard:
         self.started = time.perf_counter()
         if self._kernel:
             from IPython import get_ipython
-            from jupyter_ui_poll import ui_events
 
-            if not hasattr(get_ipython().kernel, "do_one_iteration"):
-                # ipykernel 7 dropped the hook jupyter_ui_poll 1.1 relies on: clicks would wait.
-                self.stop_button.tooltip = STOP_FALLBACK
-                self.status.value = STOP_FALLBACK
+            kernel = get_ipython().kernel
+            if hasattr(kernel, "do_one_iteration"):
+                from jupyter_ui_poll import ui_events
 
-            # While the cell is busy, the kernel reads no messages; polling lets Stop through.
-            self._poll = self._polling.enter_context(ui_events())
+                # ipykernel < 7 reads no message while the cell is busy: polling lets Stop in.
+                self._poll = self._polling.enter_context(ui_events())
+            else:
+                # ipykernel 7: a subshell's thread handles the click (see the docstring).
+                self._subshell_kernel = kernel
 
     def stop_requested(self) -> bool:
         if self._poll is not None and self._poll_throttle.due(time.perf_counter()):
@@ -250,8 +281,10 @@ class LiveDashboard:
         now, last = time.perf_counter(), history.epochs[-1] == self.num_epochs
         if self._status_throttle.due(now, last):
             self.progress.value = history.epochs[-1]
-            self.status.value = status_line(history, self.first_epoch, self.num_epochs,
-                                            now - self.started)
+            status = status_line(history, self.first_epoch, self.num_epochs, now - self.started)
+            if self._subshell_kernel is not None and not _subshells_open(self._subshell_kernel):
+                status = f"{status} ({STOP_FALLBACK})"
+            self.status.value = status
         if self._plot_throttle.due(now, last):
             self.plot.value = perplexity_png(history_curves(history), self.title,
                                              self.num_epochs)

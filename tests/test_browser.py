@@ -2,24 +2,29 @@
 
 Follows the recipe in shared/docs/browser-testing.md: JupyterLab on 127.0.0.1 with a token and
 isolated config dirs, Debian's /usr/bin/chromium (never `playwright install`). The kernel does
-not inherit CHAPTER_RNN_HEADLESS, so the live dashboard is what runs."""
+not inherit CHAPTER_RNN_HEADLESS, so the live dashboard is what runs. The kernel is this
+environment's ipykernel: 7 or later with requirements-test.txt, where Stop reaches the busy
+kernel through a subshell (chapter_rnn/dashboard.py). tests/test_browser_classic.py does the
+same in the classic Notebook with Colab's ipykernel 6 and ipywidgets 7."""
 import json
-import os
 import re
 import secrets
-import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
+from browser_support import (
+    as_root,
+    chromium,
+    course_copy,
+    free_port,
+    isolated_env,
+    require_chromium,
+    running_server,
+    wait_for,
+)
 
-from paths import BUILD, NOTEBOOKS
+from paths import BUILD
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = BUILD / "screenshots"
 NOTEBOOK = "08_playground.ipynb"
 STOP_NOTEBOOK = "08_playground_stop.ipynb"
@@ -27,9 +32,6 @@ STOP_NOTEBOOK = "08_playground_stop.ipynb"
 SMALL = {"num_hiddens": 32, "num_epochs": 8, "max_tokens": 2000}
 # Far too many epochs to finish: only the Stop button ends this run in time.
 ENDLESS = {**SMALL, "num_epochs": 100_000}
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 KERNEL_READY = """() => {
     const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
     const context = widget && widget.sessionContext;
@@ -41,13 +43,7 @@ KERNEL_READY = """() => {
 pytestmark = pytest.mark.browser
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write_settings(settings: Path) -> None:
+def write_settings(settings) -> None:
     """No outbound news/update checks; lay out every cell even when off screen."""
     for name, value in {
         "apputils-extension/notification.jupyterlab-settings":
@@ -59,103 +55,31 @@ def write_settings(settings: Path) -> None:
         path.write_text(json.dumps(value))
 
 
-def small_copy(tmp: Path) -> Path:
-    """The course's notebooks under a temp root: 08 with small training parameters injected, and
-    a copy of it that would train (almost) forever."""
-    import nbformat
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
-
-    course = tmp / "course"
-    shutil.copytree(NOTEBOOKS, course / "notebooks",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    for name, parameters in [(NOTEBOOK, SMALL), (STOP_NOTEBOOK, ENDLESS)]:
-        notebook = load_notebook_node(str(NOTEBOOKS / NOTEBOOK))  # adds papermill fields
-        nbformat.write(parameterize_notebook(notebook, parameters), course / "notebooks" / name)
-    return course
-
-
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("jupyterlab")
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    course = small_copy(tmp_path)
+    require_chromium()
+    # 08 with small training parameters, and a copy of it that would train (almost) forever
+    course = course_copy(tmp_path, {NOTEBOOK: (NOTEBOOK, SMALL),
+                                    STOP_NOTEBOOK: (NOTEBOOK, ENDLESS)})
     port, token = free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if k != "CHAPTER_RNN_HEADLESS"}
-    for var, name in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                      ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl")]:
-        env[var] = str(tmp_path / name)
     write_settings(tmp_path / "settings")
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
                f"--port={port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
                f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
-               f"--LabApp.workspaces_dir={tmp_path / 'ws'}", "--LabApp.expose_app_in_browser=True"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    log = open(tmp_path / "jupyterlab.log", "wb")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+               f"--LabApp.workspaces_dir={tmp_path / 'ws'}",
+               "--LabApp.expose_app_in_browser=True", *as_root()]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not start:\n"
-                            + (tmp_path / "jupyterlab.log").read_text(errors="replace")[-3000:])
-            time.sleep(0.5)
+    with running_server(command, isolated_env(tmp_path), tmp_path / "jupyterlab.log", url,
+                        token):
         yield url, token, course
-    finally:
-        shutdown_kernels(url, token)
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-
-
-def shutdown_kernels(url: str, token: str) -> None:
-    """Stop the kernels the server started, so none is left running after the test."""
-    try:
-        with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=10) as r:
-            kernels = json.load(r)
-        for kernel in kernels:
-            request = urllib.request.Request(f"{url}/api/kernels/{kernel['id']}?token={token}",
-                                             method="DELETE")
-            urllib.request.urlopen(request, timeout=20).close()
-    except OSError:
-        pass  # the server is already gone: its kernels went with it
-
-
-def wait_for(page, predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        page.wait_for_timeout(500)
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def open_and_run_all(browser, url: str, token: str, notebook: str):
@@ -211,6 +135,15 @@ def test_playground_notebook_in_jupyterlab(jupyterlab, browser):
     assert shown.startswith("the time machine ")
     assert len(generated) == 50 and re.fullmatch("[a-z ]+", generated)
     assert "upper case was lowered" in page.locator(".crnn-message").first.inner_text()
+    # ... and draw the five most probable next characters as bars, greedy's choice on top.
+    bars = page.locator(".crnn-bars")
+    assert "the␣time␣machine␣" in bars.first.inner_text()
+    assert page.locator(".crnn-bars .crnn-bar").count() == 5
+    top = page.locator(".crnn-bar-char").first.inner_text()
+    assert top == generated[0].replace(" ", "␣")
+    widths = [bar.evaluate("el => el.getBoundingClientRect().width")
+              for bar in page.locator(".crnn-bars .crnn-bar").all()]
+    assert widths == sorted(widths, reverse=True) and widths[0] > 0
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator(".jp-Notebook .jp-Cell").last.evaluate(
@@ -220,13 +153,12 @@ def test_playground_notebook_in_jupyterlab(jupyterlab, browser):
         path=str(SCREENSHOTS / "08_playground.png"))
 
 
-# Needs ipykernel < 7 (requirements.txt): jupyter_ui_poll 1.1 polls a busy kernel through
-# kernel.do_one_iteration(), which ipykernel 7 removed.
 def test_stop_button_ends_training_while_the_cell_is_busy(jupyterlab, browser):
     url, token, _ = jupyterlab
     page = open_and_run_all(browser, url, token, STOP_NOTEBOOK)
     status = page.locator(".widget-label", has_text=re.compile(r"^epoch \d+/100000"))
     status.first.wait_for(timeout=120_000)  # the live dashboard shows progress
+    assert "interrupt button" not in status.first.inner_text()  # Stop can reach the kernel
     assert page.locator(".jp-OutputArea-output [class*='progress']").count() >= 1
     page.get_by_role("button", name="Stop").click()
     wait_until_done(page, 60)  # would take hours without the Stop button

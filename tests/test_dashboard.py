@@ -1,9 +1,11 @@
 """The training dashboard: plain lines headless, widgets that work even outside a kernel."""
 import contextlib
+import re
 import subprocess
 import sys
 import types
 
+import pytest
 import torch
 
 import chapter_rnn as crnn
@@ -147,6 +149,104 @@ def test_in_a_kernel_clicks_are_polled_from_start_to_close(monkeypatch):
     board.close(crnn.TrainingHistory(device="cpu"))  # e.g. stopped before an epoch completed
     assert events == ["enter", "poll 10", "exit"] and board._poll is None
     assert shown == [board.box]  # no final plot without a completed epoch
+
+
+def test_on_ipykernel_7_subshells_take_the_click_and_polling_stays_off(monkeypatch):
+    import IPython
+    import IPython.display
+    import jupyter_ui_poll
+
+    subshells = []
+    manager = types.SimpleNamespace(list_subshell=lambda: list(subshells))
+    kernel = types.SimpleNamespace(shell_channel_thread=types.SimpleNamespace(manager=manager))
+    monkeypatch.setattr(dashboard, "_in_kernel", lambda: True)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: types.SimpleNamespace(kernel=kernel))
+    monkeypatch.setattr(IPython.display, "display", lambda *_: None)
+    monkeypatch.setattr(jupyter_ui_poll, "ui_events", lambda: pytest.fail("polled ipykernel 7"))
+    board, history = dashboard.LiveDashboard("test"), crnn.TrainingHistory(device="cpu")
+    board._status_throttle = dashboard.Throttle(0)  # every epoch updates the status
+    board.start(0, 4)
+    assert not board.stop_requested() and board._poll is None
+    history.record(1, 9.0, 1000.0, [1.0])
+    board.epoch_end(history, lambda: "x")  # no subshell yet: the front end cannot reach Stop
+    assert board.status.value.endswith(f"({dashboard.STOP_FALLBACK})")
+    subshells.append("a3f")  # JupyterLab opened one for its widget messages
+    history.record(2, 8.0, 1000.0, [1.0])
+    board.epoch_end(history, lambda: "x")
+    assert board.status.value.startswith("epoch 2/4") and "interrupt" not in board.status.value
+    board.stop_button.click()  # what the subshell's thread does with the click
+    assert board.stop_requested()
+    board.close(history)
+
+
+def test_stop_button_messages_stay_on_the_subshell_they_were_sent_to():
+    class Ipykernel74Comm:
+        """Routes every front-end message to the shell that last sent on the comm."""
+
+        def _reply_subshell_for(self, data, default):
+            return None  # the main shell, busy with the training cell
+
+    button = types.SimpleNamespace(comm=Ipykernel74Comm())
+    dashboard._handle_where_sent(button)
+    assert button.comm._reply_subshell_for({"method": "custom"}, "a3f") == "a3f"
+    assert button.comm._reply_subshell_for({}, None) is None
+    dashboard._handle_where_sent(types.SimpleNamespace(comm=None))  # closed: nothing to do
+
+
+KERNEL_CLICK = """
+import threading, time
+from chapter_rnn import dashboard
+board = dashboard.LiveDashboard("test")
+board.start(0, 1)
+started, handled_on = time.monotonic(), []
+board.stop_button.on_click(lambda _: handled_on.append(threading.current_thread().name))
+print(board.stop_button.comm.comm_id, flush=True)
+while not handled_on and time.monotonic() - started < 30:
+    time.sleep(0.01)
+print("stopped:", board.stop_requested(), "after", round(time.monotonic() - started), "s on",
+      handled_on)
+"""
+
+
+def test_a_click_sent_to_a_subshell_stops_a_busy_ipykernel_7():
+    """The real kernel: the cell makes the dashboard and stays busy until Stop is clicked; the
+    click goes to a subshell, as JupyterLab sends it (ipykernel 7 only)."""
+    ipykernel = pytest.importorskip("ipykernel")
+    if int(ipykernel.__version__.split(".")[0]) < 7:
+        pytest.skip(f"ipykernel {ipykernel.__version__} has no subshells (jupyter_ui_poll path)")
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        client.control_channel.send(client.session.msg("create_subshell_request", {}))
+        subshell = client.control_channel.get_msg(timeout=30)["content"]["subshell_id"]
+        cell = client.execute(KERNEL_CLICK)
+        comm_id = None
+        while comm_id is None:
+            message = client.get_iopub_msg(timeout=60)
+            if message["msg_type"] == "error":
+                pytest.fail("\n".join(message["content"]["traceback"]))
+            if message["msg_type"] == "stream":
+                comm_id = message["content"]["text"].strip()
+        click = client.session.msg("comm_msg", {"comm_id": comm_id, "data": {
+            "method": "custom", "content": {"event": "click"}}})
+        click["header"]["subshell_id"] = subshell
+        client.shell_channel.send(click)
+        reply = client.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != cell:
+            reply = client.get_shell_msg(timeout=60)
+        output = ""
+        while True:
+            message = client.get_iopub_msg(timeout=10)
+            if message["msg_type"] == "stream":
+                output += message["content"]["text"]
+            if (message["parent_header"].get("msg_id") == cell
+                    and message["content"].get("execution_state") == "idle"):
+                break
+        assert re.search(r"stopped: True after [0-2] s on \['subshell-", output), output
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 class ClickStopBefore:

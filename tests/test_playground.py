@@ -124,3 +124,71 @@ def test_works_with_a_loaded_checkpoint(tmp_path, small_net, vocab):
     net, loaded_vocab, _ = crnn.load_checkpoint(path)
     assert (crnn.continue_text("time", net, loaded_vocab, 10).continuation
             == crnn.continue_text("time", small_net, vocab, 10).continuation)
+
+
+BAR = re.compile(r'class="crnn-bar-char"[^>]*>([^<]*)</span>.*?width:([\d.]+)%.*?'
+                 r'class="crnn-bar-p">([\d.]+)<')
+
+
+def bars_in(page: str) -> list[tuple[str, float, float]]:
+    """(shown character, bar width in %, printed probability) of each bar, top to bottom."""
+    return [(ch, float(w), float(p)) for ch, w, p in BAR.findall(page)]
+
+
+def test_next_char_probabilities_cover_the_vocabulary_most_probable_first(small_net, vocab):
+    pairs = crnn.next_char_probabilities(small_net, vocab, "time traveller")
+    assert sorted(token for token, _ in pairs) == sorted(vocab.idx_to_token)
+    probabilities = [p for _, p in pairs]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert sum(probabilities) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("typed", ["time traveller", "The Time Machine!", "?!", "so 😀 happy"])
+def test_the_most_probable_next_char_is_what_greedy_writes(typed, small_net, vocab):
+    (token, probability), *_ = crnn.next_char_probabilities(small_net, vocab, typed)
+    first = crnn.continue_text(typed, small_net, vocab, num_chars=1).continuation
+    assert (token, probability) == (first.generated, pytest.approx(first.probabilities[0]))
+
+
+def test_next_char_probabilities_read_the_prefix_like_continue_text(small_net, vocab):
+    typed = "The Time Traveller (for so it will be convenient to speak of him) " * 40
+    seen = crnn.continue_text(typed, small_net, vocab, num_chars=0).continuation.seen
+    assert len(typed) > crnn.MAX_PREFIX_CHARS == len(seen)
+    assert (crnn.next_char_probabilities(small_net, vocab, typed)
+            == crnn.next_char_probabilities(small_net, vocab, seen))
+
+
+@pytest.mark.parametrize("typed", ["", None, 42])
+def test_nothing_to_read_gives_no_probabilities(typed, small_net, vocab):
+    assert crnn.next_char_probabilities(small_net, vocab, typed) == []
+
+
+def test_topk_bars_are_proportional_to_the_probabilities_and_print_them():
+    pairs = [("e", 0.1), (" ", 0.6), ("t", 0.25), ("a", 0.05)]
+    page = crnn.topk_bars_html(pairs, k=3, title="after <time>")
+    assert bars_in(page) == [("␣", 60.0, 0.6), ("t", 25.0, 0.25), ("e", 10.0, 0.1)]
+    assert "after &lt;time&gt;" in page and "<time>" not in page
+
+
+def test_topk_bars_show_markup_as_text_and_fewer_pairs_than_k():
+    page = crnn.topk_bars_html([("<unk>", 1.0)], k=5)
+    assert bars_in(page) == [("&lt;unk&gt;", 100.0, 1.0)]
+
+
+def test_topk_bars_without_pairs_say_why_and_reject_k_below_one():
+    assert "needs at least one character" in crnn.topk_bars_html([])
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        crnn.topk_bars_html([("a", 1.0)], k=0)
+
+
+def test_widget_shows_the_top_k_bars_for_the_character_after_the_text(small_net, vocab):
+    playground = crnn.Playground(small_net, vocab, prefix="time")
+    shown = bars_in(playground.bars.value)
+    expected = crnn.next_char_probabilities(small_net, vocab, "time")[:5]
+    assert [(ch, p) for ch, _, p in shown] == [(t.replace(" ", "␣"), round(p, 3))
+                                                for t, p in expected]
+    assert 'after “time”' in playground.bars.value
+    playground.text.value = "The Machine"
+    assert 'after “the␣machine”' in playground.bars.value
+    playground.text.value = ""
+    assert playground.bars.value == "" and "Type a few words" in playground.output.value
