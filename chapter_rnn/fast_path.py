@@ -42,13 +42,18 @@ class RNNModelFast:
         W_xh, W_hh, b_h, W_hq, b_q = self.params
         tokens = X.T  # (steps, batch), time-major
         num_steps, batch_size = tokens.shape
-        # Row lookup: one-hot(x) @ W_xh is row x of W_xh. All steps at once, bias included.
-        XW = W_xh[tokens] + b_h  # (steps, batch, hiddens)
+        # Row lookup: one-hot(x) @ W_xh is row x of W_xh. All steps at once, bias included
+        # (`index_select` gathers whole rows; indexing W_xh[tokens] computes the same, slower).
+        XW = torch.index_select(W_xh, 0, tokens.reshape(-1)).add_(b_h)
+        XW = XW.view(num_steps, batch_size, self.num_hiddens)
         Hs = torch.empty(num_steps + 1, batch_size, self.num_hiddens, device=W_hh.device,
                          dtype=W_hh.dtype)
         Hs[0] = state[0]
+        H, XW_t = Hs.unbind(0), XW.unbind(0)  # every step's view, made once, not per step
         for t in range(num_steps):  # the only part that must be sequential
-            torch.tanh(torch.addmm(XW[t], Hs[t], W_hh), out=Hs[t + 1])
+            # H_t = tanh(XW_t + H_{t-1} W_hh): the product and the add in one op, written
+            # straight into Hs, then tanh in place (no temporary tensors)
+            torch.addmm(XW_t[t], H[t], W_hh, out=H[t + 1]).tanh_()
         # Output projection for all steps as one matmul.
         outputs = torch.addmm(b_q, Hs[1:].reshape(-1, self.num_hiddens), W_hq)
         return outputs, (tokens, Hs)
@@ -69,14 +74,16 @@ class RNNModelFast:
         num_steps, batch_size = tokens.shape
         H_all = Hs[1:].reshape(-1, self.num_hiddens)  # (steps*batch, hiddens)
         dW_hq, db_q = H_all.T @ dO, dO.sum(dim=0)
-        dH_out = (dO @ W_hq.T).view(num_steps, batch_size, -1)  # through O_t, all steps at once
-        dtanh = 1 - Hs[1:] ** 2
-        dZ = torch.empty_like(dH_out)
-        dH_next = torch.zeros_like(Hs[0])
+        # dZ[t] first holds dH_t, the gradient reaching H_t from the output O_t (all steps at
+        # once); going backwards, step t adds what comes through H_{t+1} and multiplies by
+        # tanh's derivative in place, which leaves dZ_t.
+        dZ = (dO @ W_hq.T).view(num_steps, batch_size, -1)
+        dtanh = 1 - Hs[1:] ** 2  # tanh'(.) = 1 - H_t^2, all steps at once
+        dZ_t, dtanh_t = dZ.unbind(0), dtanh.unbind(0)
         for t in reversed(range(num_steps)):  # only the recursion through W_hh is sequential
-            torch.mul(dH_out[t] + dH_next, dtanh[t], out=dZ[t])
+            dZ_t[t].mul_(dtanh_t[t])  # dZ_t = dH_t * tanh'
             if t > 0:  # no gradient into the initial state: that is the truncation
-                dH_next = dZ[t] @ W_hh.T
+                dZ_t[t - 1].addmm_(dZ_t[t], W_hh.T)  # dH_{t-1} += dZ_t W_hh^T, one op
         dZ_all = dZ.view(-1, self.num_hiddens)
         # Weight gradients summed over steps: (steps*batch, H)^T @ (steps*batch, H) in one go.
         dW_hh = Hs[:-1].reshape(-1, self.num_hiddens).T @ dZ_all
