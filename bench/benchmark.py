@@ -733,6 +733,10 @@ def main() -> int:
             breakdowns.append(breakdown(corpus, vocab, torch.device("cpu"), threads,
                                         args.profile_repeats))
     guard_us = guard_cost_us()
+    from view_timings import measure_views, view_table  # beside this script, on its path
+
+    print("timing notebook 12's views ...", file=sys.stderr, flush=True)
+    view_rows = measure_views()
     load_after = os.getloadavg()
     print(table(rows))
     by_name = {(r["device"], r["threads_setting"], r["name"]): r for r in rows}
@@ -744,6 +748,8 @@ def main() -> int:
     for result in breakdowns:
         print()
         print(breakdown_table(result))
+    print(f"\nnotebook 12's views (torch's default threads), median of 5 calls:\n"
+          f"{view_table(view_rows)}")
     print(f"\nthe teaching path's guards (.item(), two finiteness checks, the Ctrl-C guard), "
           f"timed alone: {guard_us:.1f} us per minibatch")
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}; "
@@ -771,6 +777,7 @@ def main() -> int:
         "rows": rows,
         "breakdown": breakdowns,
         "teaching_guards_us_per_minibatch": guard_us,
+        "views_ms": view_rows,
         "markdown_table": markdown,
     }
     args.output.write_text(json.dumps(results, indent=2) + "\n")
