@@ -2,11 +2,12 @@
 # Edit the notebook's #@save cells, then run `make sync`.
 """6. Gradient clipping"""
 
-# %% notebooks/06_gradient_clipping.ipynb cell 6 (id 24e2bdf2)
+# %% notebooks/06_gradient_clipping.ipynb cell 4 (id gradient-clipping-imports)
 import torch
 from torch import nn
 
 
+# %% notebooks/06_gradient_clipping.ipynb cell 11 (id 24e2bdf2)
 def model_params(net) -> list[torch.Tensor]:
     """The trainable tensors of a scratch model (`net.params`) or of an `nn.Module`."""
     if isinstance(net, nn.Module):
@@ -25,7 +26,7 @@ def grad_clipping(net, theta: float) -> float:
     return float(norm)
 
 
-# %% notebooks/06_gradient_clipping.ipynb cell 11 (id 907de418)
+# %% notebooks/06_gradient_clipping.ipynb cell 16 (id 907de418)
 def sgd(params: list[torch.Tensor], lr: float, batch_size: int) -> None:
     """Minibatch stochastic gradient descent; clears the gradients afterwards."""
     with torch.no_grad():

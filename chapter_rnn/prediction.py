@@ -19,7 +19,7 @@ def prefix_for_model(prefix: str) -> str:
     return preprocess_line(prefix)
 
 
-# %% notebooks/05_prediction.ipynb cell 11 (id a531d0a6)
+# %% notebooks/05_prediction.ipynb cell 12 (id a531d0a6)
 @dataclass
 class Continuation:
     """A prefix as the model read it, what it generated, and each generated token's probability."""

@@ -14,7 +14,7 @@ def init_rnn_state(batch_size: int, num_hiddens: int,
     return (torch.zeros((batch_size, num_hiddens), device=device),)
 
 
-# %% notebooks/04_rnn_model.ipynb cell 9 (id fa0a1c93)
+# %% notebooks/04_rnn_model.ipynb cell 14 (id fa0a1c93)
 def rnn(inputs: torch.Tensor, state: tuple[torch.Tensor],
         params: list[torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
     """Run the RNN over `inputs` of shape (num_steps, batch_size, vocab_size)."""
@@ -28,7 +28,7 @@ def rnn(inputs: torch.Tensor, state: tuple[torch.Tensor],
     return torch.cat(outputs, dim=0), (H,)
 
 
-# %% notebooks/04_rnn_model.ipynb cell 11 (id 555c7c58)
+# %% notebooks/04_rnn_model.ipynb cell 16 (id 555c7c58)
 class RNNModelScratch:
     """A recurrent neural network language model implemented from scratch."""
 

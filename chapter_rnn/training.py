@@ -66,7 +66,7 @@ def detach_state(state) -> None:
         s.detach_()
 
 
-# %% notebooks/07_training.ipynb cell 13 (id f9bb445e)
+# %% notebooks/07_training.ipynb cell 26 (id f9bb445e)
 def train_epoch_ch8(net, train_iter, loss, updater, device: torch.device,
                     use_random_iter: bool, *, theta: float = 1.0,
                     grad_norms: list[float] | None = None,
@@ -103,7 +103,7 @@ def train_epoch_ch8(net, train_iter, loss, updater, device: torch.device,
     return perplexity_from_loss(total_loss / num_tokens), speed
 
 
-# %% notebooks/07_training.ipynb cell 15 (id 297f0dbf)
+# %% notebooks/07_training.ipynb cell 28 (id 297f0dbf)
 def evaluate_perplexity(net, corpus, device: torch.device, *, batch_size: int = 1,
                         num_steps: int = 35) -> float:
     """Perplexity of `net` on the token indices `corpus`, without training and without chance:
@@ -134,7 +134,7 @@ def evaluate_perplexity(net, corpus, device: torch.device, *, batch_size: int = 
     return perplexity_from_loss(total_loss / num_targets)
 
 
-# %% notebooks/07_training.ipynb cell 19 (id bf85b1a1)
+# %% notebooks/07_training.ipynb cell 32 (id bf85b1a1)
 @dataclass
 class TrainingHistory:
     """What `train_ch8` measured: one entry per completed epoch, and the validation perplexity
@@ -178,7 +178,7 @@ class TrainingHistory:
                 f"after {self.epochs[-1]} epochs")
 
 
-# %% notebooks/07_training.ipynb cell 21 (id 33d23b61)
+# %% notebooks/07_training.ipynb cell 34 (id 33d23b61)
 # A perplexity this many times the vocabulary's size (uniform guessing) means a lost run.
 DIVERGED_PERPLEXITY_FACTOR = 10
 
@@ -256,7 +256,7 @@ def run_training(epoch_fn, net, vocab: Vocab, lr: float, num_epochs: int,
     return history
 
 
-# %% notebooks/07_training.ipynb cell 23 (id c0c483c2)
+# %% notebooks/07_training.ipynb cell 36 (id c0c483c2)
 def sgd_updater(net, lr: float):
     """The book's update rule: PyTorch's SGD for an `nn.Module`, `sgd` for a scratch model."""
     if isinstance(net, nn.Module):
@@ -283,7 +283,7 @@ def train_ch8(net, train_iter, vocab: Vocab, lr: float, num_epochs: int,
                         valid_corpus=valid_corpus, eval_every=eval_every, verbose=verbose)
 
 
-# %% notebooks/07_training.ipynb cell 33 (id c3d5e7f9)
+# %% notebooks/07_training.ipynb cell 46 (id c3d5e7f9)
 def loss_along_text(net, corpus, device: torch.device) -> torch.Tensor:
     """The loss of every prediction when `net` reads `corpus` once, from the all-zero state, with
     the state carried all the way (no gradients)."""
@@ -293,7 +293,7 @@ def loss_along_text(net, corpus, device: torch.device) -> torch.Tensor:
         return nn.functional.cross_entropy(y_hat, tokens[1:].to(device), reduction="none").cpu()
 
 
-# %% notebooks/07_training.ipynb cell 36 (id cdfaeb20)
+# %% notebooks/07_training.ipynb cell 49 (id cdfaeb20)
 def loss_by_position(net, corpus, device: torch.device, *, batch_size: int = 32,
                      num_steps: int = 35) -> torch.Tensor:
     """Mean cross-entropy at each position 0, ..., num_steps - 1 of the windows of `num_steps`
