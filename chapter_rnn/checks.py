@@ -12,16 +12,17 @@ fixed seed) and answers with a `CheckResult`:
   message, never a traceback;
 - "not done yet" while the function is still the stub that raises `NotImplementedError`.
 
-A check leaves the random number generators as it found them, shows the same text in JupyterLab,
-Colab and a headless run, and sends nothing anywhere.
+A check refuses a function that only calls the course's own version ("call-through"), leaves
+the random number generators as it found them, answers with one line of plain text (the same in
+JupyterLab, Colab, a headless run and a saved notebook), and sends nothing anywhere.
 """
 from __future__ import annotations
 
 import contextlib
-import html
 import math
 import random
 import traceback
+import types
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from chapter_rnn.data import Vocab
 from chapter_rnn.gradient_clipping import grad_clipping
 from chapter_rnn.one_hot import one_hot_steps
 from chapter_rnn.parameters import get_params
-from chapter_rnn.prediction import predict_ch8
+from chapter_rnn.prediction import generate_ch8, predict_ch8
 from chapter_rnn.rnn_model import RNNModelScratch, init_rnn_state, rnn
 from chapter_rnn.training import detach_state, perplexity_from_loss
 
@@ -68,12 +69,8 @@ class CheckResult:
         return prefix + self.message
 
     def __repr__(self) -> str:
+        # Plain text only: a notebook shows (and saves) one output, the same everywhere.
         return str(self)
-
-    def _repr_html_(self) -> str:
-        color = {PASSED: "#2e7d32", FAILED: "#c62828", NOT_DONE: "#757575"}[self.status]
-        return (f'<div style="border-left: 4px solid {color}; padding: 2px 8px; '
-                f'font-family: monospace; white-space: pre-wrap">{html.escape(str(self))}</div>')
 
 
 @dataclass(frozen=True)
@@ -161,10 +158,57 @@ def _call(fn: Callable, case: str, *args: Any) -> Any:
             + (f": {message}" if message else "") + _where(fn, err))) from None
 
 
-def _run(fn: Any, check: Callable[[Callable], CheckResult], usage: str) -> CheckResult:
+def _fingerprint(code: types.CodeType) -> tuple:
+    """What a function's code is made of, independent of where it was compiled (the bytecode
+    itself differs between a module and a notebook cell that did not import `torch`)."""
+    constants = tuple(c for c in code.co_consts if not isinstance(c, types.CodeType))
+    return code.co_argcount, code.co_varnames, code.co_names, constants
+
+
+def _is_course_function(obj: Any, course_fn: Callable) -> bool:
+    """`obj` is the course's function: the package's, or the one the notebook's own #@save
+    cell defines (another function object, with the same name and the same code)."""
+    code = getattr(obj, "__code__", None)
+    return obj is course_fn or (isinstance(code, types.CodeType)
+                                and getattr(obj, "__name__", None) == course_fn.__name__
+                                and _fingerprint(code) == _fingerprint(course_fn.__code__))
+
+
+def _course_function_called(fn: Callable, course: Sequence[Callable],
+                            notebook_names: Sequence[str] = ()) -> str | None:
+    """The name of the course's version that `fn` calls, if it does: a global name bound to
+    a course function, an attribute such as `chapter_rnn.rnn`, or one of `notebook_names`
+    (a course version that only the notebook defines). Nested functions count too; a
+    learner's own function that happens to share a course function's name does not."""
+    by_name = {f.__name__: f for f in course}
+    namespace = getattr(fn, "__globals__", {})
+    codes = [fn.__code__] if isinstance(getattr(fn, "__code__", None), types.CodeType) else []
+    while codes:
+        code = codes.pop()
+        for name in code.co_names:
+            if name in notebook_names or (
+                    name in by_name
+                    and _is_course_function(namespace.get(name, by_name[name]), by_name[name])):
+                return name
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return None
+
+
+def _run(fn: Any, check: Callable[[Callable], CheckResult], usage: str,
+         course: Sequence[Callable] = (), notebook_names: Sequence[str] = ()) -> CheckResult:
+    """Run `check` on the learner's `fn`; `course` (and `notebook_names`) are the course's own
+    versions, which `fn` may neither be nor call."""
     if not callable(fn):
         return _failed("not a function", f"pass your function itself, e.g. {usage}, "
                                          f"not {type(fn).__name__}")
+    if any(_is_course_function(fn, f) for f in course):
+        return _failed("call-through", f"that is the course's own {_name(fn)}: write yours and "
+                                       f"pass it, e.g. {usage}")
+    called = _course_function_called(fn, course, notebook_names)
+    if called is not None:
+        return _failed("call-through", f"{_name(fn)} calls the course's {called}: write it "
+                                       "yourself, or the check only compares the course's "
+                                       "code with itself")
     with _isolated_rng():
         try:
             return check(fn)
@@ -201,9 +245,10 @@ CELLS_REFERENCED: set[str] = set()
 
 
 def _cell(heading: str) -> str:
-    """Where a hint points: the notebook section whose heading starts with `heading`."""
+    """Where a hint points: the notebook section whose heading starts with `heading` (above or
+    below the check: the "Your turn" sections come before the course's version)."""
     CELLS_REFERENCED.add(heading)
-    return f"the cell '{heading}' above"
+    return f"the section '{heading}'"
 
 
 # --- one-hot encoding (notebook 2) ------------------------------------------------------------
@@ -227,7 +272,8 @@ _ONE_HOT_MISTAKES = [
 def _one_hot_cases() -> list[tuple[torch.Tensor, int]]:
     g = torch.Generator().manual_seed(SEED)
     # (3, 3) is square, so a batch-major result has the right shape there and only its values
-    # give it away; the last case never uses the largest index.
+    # give it away. In the last case the indices stay below 26 while vocab_size is 28, so
+    # F.one_hot without vocab_size (X.max() + 1 classes) gives too few classes there.
     return [(torch.randint(0, 7, (2, 5), generator=g), 7),
             (torch.randint(0, 6, (3, 3), generator=g), 6),
             (torch.randint(0, 26, (4, 2), generator=g), 28)]
@@ -235,7 +281,8 @@ def _one_hot_cases() -> list[tuple[torch.Tensor, int]]:
 
 def check_one_hot_steps(my_one_hot_steps: Callable) -> CheckResult:
     """Check a learner's `one_hot_steps(X, vocab_size)` against the course's."""
-    return _run(my_one_hot_steps, _check_one_hot_steps, "check_one_hot_steps(my_one_hot_steps)")
+    return _run(my_one_hot_steps, _check_one_hot_steps, "check_one_hot_steps(my_one_hot_steps)",
+                [one_hot_steps])
 
 
 def _check_one_hot_steps(fn: Callable) -> CheckResult:
@@ -273,6 +320,10 @@ def _check_one_hot_steps(fn: Callable) -> CheckResult:
 _PARAM_TABLE = "the table at the top of this notebook"
 _SMALL_RANDOM = _cell("Small random weights")
 _WHY_RANDOM = _cell("Why random: identical units stay identical")
+_GET_PARAMS_TASK = _cell("Your turn: write get_params")
+# Tensors with a shape and a dtype but no values: a second device that costs nothing, so the
+# check sees whether every tensor is created on (or moved to) the device it is given.
+_META = torch.device("meta")
 
 
 def _expected_shapes(V: int, h: int) -> list[tuple[int, ...]]:
@@ -281,8 +332,10 @@ def _expected_shapes(V: int, h: int) -> list[tuple[int, ...]]:
 
 def check_get_params(my_get_params: Callable) -> CheckResult:
     """Check a learner's `get_params(vocab_size, num_hiddens, device)`: shapes, order, leaves
-    with gradients, weights drawn like the course's, biases at zero."""
-    return _run(my_get_params, _check_get_params, "check_get_params(my_get_params)")
+    with gradients, float32, on the device given, weights drawn like the course's, biases at
+    zero."""
+    return _run(my_get_params, _check_get_params, "check_get_params(my_get_params)",
+                [get_params])
 
 
 def _check_get_params(fn: Callable) -> CheckResult:
@@ -294,11 +347,27 @@ def _check_get_params(fn: Callable) -> CheckResult:
         problem = _params_problem(params, V, h, case)
         if problem is not None:
             return problem
-    return _passed(fn, "gives five tensors in the course's order and shapes, leaves that "
-                       "require gradients, weights like randn * 0.01 and zero biases")
+    V, h = 5, 3
+    case = f"for vocab_size={V}, num_hiddens={h}, device={_META}"
+    params = _call(fn, case, V, h, _META)
+    problem = _params_problem(params, V, h, case, has_values=False)
+    if problem is not None:
+        return problem
+    elsewhere = {name: p.device for name, p in zip(PARAM_NAMES, params) if p.device != _META}
+    if elsewhere:
+        got = ", ".join(f"{name} on {device}" for name, device in elsewhere.items())
+        return _Mistake("device ignored", "create every tensor on the device passed in "
+                        "(device=device in torch.randn and torch.zeros)", _GET_PARAMS_TASK
+                        ).result(f" (asked for device {_META}, got {got})")
+    return _passed(fn, "gives five tensors in the course's order and shapes, float32 leaves "
+                       "that require gradients, on the device it is given, weights like "
+                       "randn * 0.01 and zero biases")
 
 
-def _params_problem(params: Any, V: int, h: int, case: str) -> CheckResult | None:
+def _params_problem(params: Any, V: int, h: int, case: str,
+                    has_values: bool = True) -> CheckResult | None:
+    """What is wrong with `params` for these sizes, if anything; without values (the meta
+    device) only their types, shapes, autograd flags and dtype."""
     if not isinstance(params, (list, tuple)) or not all(isinstance(p, torch.Tensor)
                                                         for p in params):
         return _failed("wrong type", f"{case} it returned {type(params).__name__}; return the "
@@ -325,15 +394,18 @@ def _params_problem(params: Any, V: int, h: int, case: str) -> CheckResult | Non
         return _failed("wrong shape", f"{case} {name} should have shape {want}, got {got} "
                                       f"(see {_PARAM_TABLE})")
     if any(p.requires_grad and not p.is_leaf for p in params):
-        return _Mistake("not leaf tensors", "requires_grad_(True) must come after the * 0.01: "
-                        "randn(..., requires_grad=True) * 0.01 is computed from the parameter, so "
-                        "its .grad stays empty", _SMALL_RANDOM).result()
+        return _Mistake("not leaf tensors", "call requires_grad_(True) after the * 0.01 (and "
+                        "after any .to(device)): torch.randn(..., requires_grad=True) * 0.01 is "
+                        "the result of an operation, not a leaf tensor, and autograd leaves its "
+                        ".grad at None", _GET_PARAMS_TASK).result()
     if not all(p.requires_grad for p in params):
         return _Mistake("no gradients", "call requires_grad_(True) on every tensor, biases "
                         "included, so that autograd fills in .grad", _SMALL_RANDOM).result()
     if any(p.dtype != torch.float32 for p in params):
         return _failed("wrong dtype", f"the parameters should be float32, got "
                                       f"{[str(p.dtype) for p in params]}")
+    if not has_values:
+        return None
     with torch.no_grad():
         if any(p.abs().max() > 0 for p in params[2::2]):
             return _Mistake("biases not zero", "create b_h and b_q with torch.zeros",
@@ -458,7 +530,7 @@ def _rnn_output(result: Any, fn: Callable, case: str) -> tuple[Any, Any]:
 
 def check_rnn(my_rnn: Callable) -> CheckResult:
     """Check a learner's `rnn(inputs, state, params)` against the course's."""
-    return _run(my_rnn, _check_rnn, "check_rnn(my_rnn)")
+    return _run(my_rnn, _check_rnn, "check_rnn(my_rnn)", [rnn])
 
 
 def _check_rnn(fn: Callable) -> CheckResult:
@@ -579,7 +651,8 @@ def _predict_net() -> tuple[RNNModelScratch, Vocab]:
 def check_predict_ch8(my_predict_ch8: Callable) -> CheckResult:
     """Check a learner's `predict_ch8(prefix, num_preds, net, vocab, device)` (warm-up, then
     greedy generation) against the course's, on prefixes that need no preprocessing."""
-    return _run(my_predict_ch8, _check_predict_ch8, "check_predict_ch8(my_predict_ch8)")
+    return _run(my_predict_ch8, _check_predict_ch8, "check_predict_ch8(my_predict_ch8)",
+                [predict_ch8, generate_ch8], ["predict_step_by_step"])
 
 
 def _check_predict_ch8(fn: Callable) -> CheckResult:
@@ -695,7 +768,8 @@ def check_grad_clipping(my_grad_clipping: Callable) -> CheckResult:
     """Check a learner's `grad_clipping(net, theta)` against the course's on made-up gradients.
     Returning nothing (as the book does) or the norm before clipping (as the course does) are
     both fine."""
-    return _run(my_grad_clipping, _check_grad_clipping, "check_grad_clipping(my_grad_clipping)")
+    return _run(my_grad_clipping, _check_grad_clipping, "check_grad_clipping(my_grad_clipping)",
+                [grad_clipping])
 
 
 def _clipped(clip: Callable, grads: list[torch.Tensor], theta: float, case: str | None = None):
@@ -745,7 +819,7 @@ def _check_grad_clipping(fn: Callable) -> CheckResult:
         if not math.isclose(value, norm, rel_tol=1e-5):
             return _Mistake("wrong return value", "return the norm before clipping, "
                             "float(norm), or nothing, as the book does",
-                            "the cell above the course's grad_clipping").result(
+                            _cell("The course's grad_clipping")).result(
                 f" (for {description}: {value:.4f} instead of {norm:.4f})")
     return _passed(fn, f"clips like the course's grad_clipping in {len(cases)} cases: one global "
                        "norm, every gradient scaled by the same factor, short ones left alone")

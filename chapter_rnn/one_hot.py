@@ -2,7 +2,7 @@
 # Edit the notebook's #@save cells, then run `make sync`.
 """2. One-hot encoding: feeding characters to a network"""
 
-# %% notebooks/02_one_hot.ipynb cell 9 (id 8432abda)
+# %% notebooks/02_one_hot.ipynb cell 16 (id 8432abda)
 import torch
 from torch.nn import functional as F
 

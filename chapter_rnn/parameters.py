@@ -16,12 +16,13 @@ def try_gpu(i: int = 0) -> torch.device:
 
 
 def set_seed(seed: int) -> None:
-    """Seed every random number generator the course uses, so runs repeat exactly."""
+    """Seed every random number generator the course uses, so that runs repeat exactly on the
+    same machine."""
     random.seed(seed)
     torch.manual_seed(seed)
 
 
-# %% notebooks/03_parameters.ipynb cell 6 (id 84c77f92)
+# %% notebooks/03_parameters.ipynb cell 11 (id 84c77f92)
 def get_params(vocab_size: int, num_hiddens: int, device: torch.device) -> list[torch.Tensor]:
     """Create the RNN's parameters [W_xh, W_hh, b_h, W_hq, b_q], ready for autograd."""
     if vocab_size < 1 or num_hiddens < 1:

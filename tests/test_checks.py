@@ -1,6 +1,8 @@
-"""The "Your turn" checks (checks.py): the course's functions pass, every typical wrong version
-fails with its own hint, an exception gets a message, a stub is "not done yet"; and every "Your
-turn" cell of the notebooks has a stub, a check and a solution that passes it."""
+"""The "Your turn" checks (checks.py): correct versions written out pass, every typical wrong
+version fails with its own hint, the course's own function (or one that calls it) is refused, an
+exception gets a message, a stub is "not done yet"; and every "Your turn" cell of the notebooks
+has a stub, a check and a solution that passes it, placed before the course's version."""
+import inspect
 import json
 import math
 import random
@@ -18,6 +20,10 @@ from paths import course_notebooks
 # --- one_hot_steps ----------------------------------------------------------------------------
 
 
+def one_hot_time_major(X, vocab_size):
+    return F.one_hot(X.T, vocab_size).float()
+
+
 def one_hot_batch_major(X, vocab_size):
     return F.one_hot(X, vocab_size).type(torch.float32)
 
@@ -31,6 +37,15 @@ def one_hot_without_vocab_size(X, vocab_size):
 
 
 # --- get_params -------------------------------------------------------------------------------
+
+
+def params_like_the_book(vocab_size, num_hiddens, device):
+    params = [torch.randn(vocab_size, num_hiddens, device=device) * 0.01,
+              torch.randn(num_hiddens, num_hiddens, device=device) * 0.01,
+              torch.zeros(num_hiddens, device=device),
+              torch.randn(num_hiddens, vocab_size, device=device) * 0.01,
+              torch.zeros(vocab_size, device=device)]
+    return [p.requires_grad_(True) for p in params]
 
 
 def params_without_biases(vocab_size, num_hiddens, device):
@@ -70,6 +85,14 @@ def params_that_are_not_leaves(vocab_size, num_hiddens, device):
             torch.zeros(vocab_size, requires_grad=True)]
 
 
+def params_ignoring_device(vocab_size, num_hiddens, device):
+    return params_like_the_book(vocab_size, num_hiddens, torch.device("cpu"))
+
+
+def params_moved_to_the_device_last(vocab_size, num_hiddens, device):
+    return [p.to(device) for p in params_like_the_book(vocab_size, num_hiddens, None)]
+
+
 def params_not_scaled(vocab_size, num_hiddens, device):
     return [p.requires_grad_() for p in (
         torch.randn(vocab_size, num_hiddens), torch.randn(num_hiddens, num_hiddens),
@@ -98,6 +121,16 @@ def params_with_random_biases(vocab_size, num_hiddens, device):
 
 
 # --- rnn --------------------------------------------------------------------------------------
+
+
+def rnn_like_the_book(inputs, state, params):
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    H, = state
+    outputs = []
+    for X in inputs:
+        H = torch.tanh(torch.mm(X, W_xh) + torch.mm(H, W_hh) + b_h)
+        outputs.append(torch.mm(H, W_hq) + b_q)
+    return torch.cat(outputs, dim=0), (H,)
 
 
 def rnn_without_tanh(inputs, state, params):
@@ -180,6 +213,26 @@ def rnn_output_before_update(inputs, state, params):
     return torch.cat(outputs, dim=0), (H,)
 
 
+def rnn_with_sigmoid(inputs, state, params):
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    H, = state
+    outputs = []
+    for X in inputs:
+        H = torch.sigmoid(X @ W_xh + H @ W_hh + b_h)
+        outputs.append(H @ W_hq + b_q)
+    return torch.cat(outputs, dim=0), (H,)
+
+
+def rnn_with_W_hh_transposed(inputs, state, params):
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    H, = state
+    outputs = []
+    for X in inputs:
+        H = torch.tanh(X @ W_xh + H @ W_hh.T + b_h)
+        outputs.append(H @ W_hq + b_q)
+    return torch.cat(outputs, dim=0), (H,)
+
+
 def rnn_state_not_a_tuple(inputs, state, params):
     W_xh, W_hh, b_h, W_hq, b_q = params
     H, = state
@@ -203,6 +256,29 @@ def rnn_returning_the_old_state(inputs, state, params):
 # --- predict_ch8 ------------------------------------------------------------------------------
 
 
+def predict_like_the_book(prefix, num_preds, net, vocab, device):
+    outputs = [vocab[prefix[0]]]
+    with torch.no_grad():
+        state = net.begin_state(batch_size=1, device=device)
+        for char in prefix[1:]:
+            _, state = net(torch.tensor([[outputs[-1]]], device=device), state)
+            outputs.append(vocab[char])
+        for _ in range(num_preds):
+            scores, state = net(torch.tensor([[outputs[-1]]], device=device), state)
+            outputs.append(int(scores.argmax(dim=1)))
+    return "".join(vocab.to_tokens(outputs))
+
+
+def predict_in_one_call(prefix, num_preds, net, vocab, device):
+    with torch.no_grad():
+        scores, state = net(torch.tensor([vocab[list(prefix)]]), net.begin_state(1, device))
+        generated = []
+        for _ in range(num_preds):
+            generated.append(int(scores[-1].argmax()))
+            scores, state = net(torch.tensor([[generated[-1]]]), state)
+    return prefix + "".join(vocab.to_tokens(generated))
+
+
 def predict_emitting_during_the_prefix(prefix, num_preds, net, vocab, device):
     state = net.begin_state(batch_size=1, device=device)
     outputs = [vocab[prefix[0]]]
@@ -213,6 +289,19 @@ def predict_emitting_during_the_prefix(prefix, num_preds, net, vocab, device):
         y, state = net(torch.tensor([[outputs[-1]]]), state)
         outputs.append(int(y.argmax(dim=1)))
     return "".join(vocab.to_tokens(outputs))
+
+
+def predict_keeping_the_warm_up_predictions(prefix, num_preds, net, vocab, device):
+    state = net.begin_state(batch_size=1, device=device)
+    tokens, predicted = vocab[list(prefix)], []
+    for token in tokens[:-1]:  # the warm-up's predictions end up in the result too
+        y, state = net(torch.tensor([[token]]), state)
+        predicted.append(int(y.argmax(dim=1)))
+    generated = []
+    for _ in range(num_preds):
+        y, state = net(torch.tensor([[([tokens[-1]] + generated)[-1]]]), state)
+        generated.append(int(y.argmax(dim=1)))
+    return "".join(vocab.to_tokens(tokens + predicted + generated))
 
 
 def predict_without_warm_up(prefix, num_preds, net, vocab, device):
@@ -246,6 +335,21 @@ def predict_only_the_continuation(prefix, num_preds, net, vocab, device):
 
 
 # --- grad_clipping ----------------------------------------------------------------------------
+
+
+def clip_like_the_book(net, theta):
+    norm = torch.sqrt(sum(torch.sum(p.grad ** 2) for p in net.params))
+    if norm > theta:
+        for p in net.params:
+            p.grad[:] *= theta / norm
+
+
+def clip_with_vector_norm(net, theta):
+    norm = torch.linalg.vector_norm(torch.cat([p.grad.reshape(-1) for p in net.params]))
+    scale = min(1.0, theta / float(norm))
+    for p in net.params:
+        p.grad = p.grad * scale  # a new tensor in p.grad, not in place: fine too
+    return norm
 
 
 def clip_each_parameter(net, theta):
@@ -413,25 +517,29 @@ def epoch_perplexity(losses, num_tokens):
 # --- the table of checks ----------------------------------------------------------------------
 
 CHECKS = {
-    "one_hot_steps": (checks.check_one_hot_steps, [crnn.one_hot_steps], [
+    "one_hot_steps": (checks.check_one_hot_steps, [one_hot_time_major], [
         (one_hot_batch_major, "batch-major instead of time-major", "X.T"),
         (one_hot_integers, "integers, not floats", "float32"),
         (one_hot_without_vocab_size, "vocabulary size not passed", "vocab_size"),
     ]),
-    "get_params": (checks.check_get_params, [crnn.get_params], [
+    "get_params": (checks.check_get_params, [params_like_the_book], [
         (params_without_biases, "missing bias", "b_h"),
         (params_in_another_order, "wrong order", "W_xh, W_hh, b_h, W_hq, b_q"),
         (params_with_W_xh_transposed, "transposed weights", "W_xh"),
         (params_without_gradients, "no gradients", "requires_grad_(True)"),
-        (params_that_are_not_leaves, "not leaf tensors", "leaf"),
+        (params_that_are_not_leaves, "not leaf tensors", "result of an operation"),
+        (params_moved_to_the_device_last, "not leaf tensors", "after any .to(device)"),
+        (params_ignoring_device, "device ignored", "device=device"),
         (params_not_scaled, "weights not scaled", "0.01"),
         (params_uniform, "not centred on zero", "torch.randn"),
         (params_constant, "constant weights", "stay equal"),
         (params_with_random_biases, "biases not zero", "torch.zeros"),
     ]),
-    "rnn": (checks.check_rnn, [crnn.rnn], [
+    "rnn": (checks.check_rnn, [rnn_like_the_book], [
         (rnn_without_tanh, "missing tanh", "tanh"),
         (rnn_with_relu, "another activation instead of tanh", "torch.tanh"),
+        (rnn_with_sigmoid, "another activation instead of tanh", "torch.tanh"),
+        (rnn_with_W_hh_transposed, "W_hh transposed", "H_{t-1} @ W_hh"),
         (rnn_without_hidden_bias, "missing bias", "b_h"),
         (rnn_without_output_bias, "missing bias", "b_q"),
         (rnn_batch_major, "batch-major instead of time-major outputs", "torch.cat"),
@@ -441,13 +549,16 @@ CHECKS = {
         (rnn_state_not_a_tuple, "state not a tuple", "(H,)"),
         (rnn_returning_the_old_state, "state not returned", "last H"),
     ]),
-    "predict_ch8": (checks.check_predict_ch8, [crnn.predict_ch8], [
+    "predict_ch8": (checks.check_predict_ch8, [predict_like_the_book, predict_in_one_call], [
         (predict_emitting_during_the_prefix, "predictions emitted during the prefix", "warm-up"),
+        (predict_keeping_the_warm_up_predictions, "predictions emitted during the prefix",
+         "keep them"),
         (predict_without_warm_up, "no warm-up", "whole prefix"),
         (predict_feeding_the_last_character_twice, "last prefix character fed twice", "last"),
         (predict_only_the_continuation, "prefix missing from the result", "prefix followed"),
     ]),
-    "grad_clipping": (checks.check_grad_clipping, [crnn.grad_clipping, clip_with_pytorch], [
+    "grad_clipping": (checks.check_grad_clipping, [clip_like_the_book, clip_with_pytorch,
+                                                   clip_with_vector_norm], [
         (clip_each_parameter, "per-parameter clipping", "one norm over all the gradients"),
         (clip_by_value, "clipping by value", "clamping"),
         (clip_forgetting_to_assign, "no clipping", "in place"),
@@ -548,18 +659,108 @@ def test_a_check_leaves_the_random_state_alone():
     random.seed(123)
     for check, _, _ in CHECKS.values():
         check(stub)
-    checks.check_get_params(crnn.get_params)  # draws from the global generator
+    checks.check_get_params(params_like_the_book)  # draws from the global generator
     checks.check_get_params(params_uniform)
     assert torch.equal(torch.rand(3), expected[0]) and random.random() == expected[1]
 
 
-def test_the_result_shows_as_text_and_as_html():
-    result = checks.check_rnn(rnn_without_tanh)
-    assert repr(result) == str(result)
-    html = result._repr_html_()
-    assert html.startswith("<div") and "✗ missing tanh" in html
-    not_done = checks.check_rnn(stub)._repr_html_()
-    assert "not done yet" in not_done and "<" not in checks.check_rnn(stub).message
+def test_the_result_shows_as_one_line_of_plain_text():
+    for result in (checks.check_rnn(rnn_without_tanh), checks.check_rnn(stub)):
+        assert repr(result) == str(result) and "\n" not in str(result) and "<" not in str(result)
+        assert not hasattr(result, "_repr_html_")  # one representation: shown once, saved once
+
+
+# --- the course's own function is refused -----------------------------------------------------
+
+COURSE_FUNCTIONS = {"one_hot_steps": crnn.one_hot_steps, "get_params": crnn.get_params,
+                    "rnn": crnn.rnn, "predict_ch8": crnn.predict_ch8,
+                    "grad_clipping": crnn.grad_clipping}
+
+
+@pytest.mark.parametrize("name", COURSE_FUNCTIONS)
+def test_the_course_function_itself_is_refused(name):
+    result = CHECKS[name][0](COURSE_FUNCTIONS[name])
+    assert result.status == checks.FAILED and result.mistake == "call-through", str(result)
+    assert f"the course's own {name}" in str(result)
+
+
+def my_rnn_calling_the_course(inputs, state, params):
+    return crnn.rnn(inputs, state, params)
+
+
+def my_predict_calling_generate(prefix, num_preds, net, vocab, device):
+    return crnn.generate_ch8(prefix, num_preds, net, vocab, device).text
+
+
+def my_clipping_with_a_helper_inside(net, theta):
+    def clip():
+        return crnn.grad_clipping(net, theta)
+    return clip()
+
+
+def my_predict_calling_the_notebooks_loop(prefix, num_preds, net, vocab, device):
+    return predict_step_by_step(prefix, num_preds, net, vocab, device)  # noqa: F821
+
+
+@pytest.mark.parametrize("name, fn, called", [
+    ("rnn", my_rnn_calling_the_course, "rnn"),
+    ("predict_ch8", my_predict_calling_generate, "generate_ch8"),
+    ("predict_ch8", my_predict_calling_the_notebooks_loop, "predict_step_by_step"),
+    ("grad_clipping", my_clipping_with_a_helper_inside, "grad_clipping"),
+])
+def test_a_function_that_calls_the_course_is_refused(name, fn, called):
+    result = CHECKS[name][0](fn)
+    assert result.status == checks.FAILED and result.mistake == "call-through", str(result)
+    assert f"calls the course's {called}: write it yourself" in str(result)
+
+
+def test_the_notebooks_own_copy_of_the_course_function_is_refused():
+    """In notebook 4 `rnn` is the #@save cell's function, another object than chapter_rnn.rnn."""
+    cell = inspect.getsource(crnn.rnn_model.rnn)  # compiled without `import torch`, as there
+    namespace = {"torch": torch}
+    exec(cell, namespace)
+    exec("def my_rnn(inputs, state, params):\n    return rnn(inputs, state, params)\n", namespace)
+    assert namespace["rnn"] is not crnn.rnn
+    for fn in (namespace["rnn"], namespace["my_rnn"]):
+        assert checks.check_rnn(fn).mistake == "call-through", str(checks.check_rnn(fn))
+
+
+def test_a_learners_own_function_with_a_course_name_is_not_a_call_through():
+    namespace = {"torch": torch}
+    exec("def rnn(inputs, state, params):\n"  # the learner's own rnn, then a wrapper around it
+         "    W_xh, W_hh, b_h, W_hq, b_q = params\n"
+         "    H, = state\n"
+         "    outputs = []\n"
+         "    for X in inputs:\n"
+         "        H = torch.tanh(X @ W_xh + H @ W_hh + b_h)\n"
+         "        outputs.append(H @ W_hq + b_q)\n"
+         "    return torch.cat(outputs, dim=0), (H,)\n"
+         "def my_rnn(inputs, state, params):\n"
+         "    return rnn(inputs, state, params)\n", namespace)
+    assert checks.check_rnn(namespace["my_rnn"]), str(checks.check_rnn(namespace["my_rnn"]))
+
+
+# --- the check's inputs tell the wrong versions apart -----------------------------------------
+
+
+def test_a_one_hot_case_has_more_classes_than_its_largest_index_plus_one():
+    """F.one_hot(X.T) without vocab_size infers X.max() + 1 classes: only such a case tells it
+    from the course's version."""
+    cases = checks._one_hot_cases()
+    assert any(vocab_size > int(X.max()) + 1 for X, vocab_size in cases), cases
+
+
+@pytest.mark.parametrize("wrong", [predict_without_warm_up,
+                                   predict_feeding_the_last_character_twice])
+def test_the_prediction_check_depends_on_the_state_not_only_the_last_character(wrong):
+    """With the book's initialisation (weights * 0.01) the argmax of an untrained model hardly
+    depends on anything but the last character fed, and these wrong warm-ups would pass; the
+    check's model has larger weights, so they differ from predict_ch8 on most prefixes."""
+    net, vocab = checks._predict_net()
+    cpu = torch.device("cpu")
+    differ = [prefix for prefix, n in checks._PREDICT_CASES
+              if wrong(prefix, n, net, vocab, cpu) != crnn.predict_ch8(prefix, n, net, vocab, cpu)]
+    assert len(differ) >= len(checks._PREDICT_CASES) - 1, differ
 
 
 # --- the notebooks' "Your turn" sections ------------------------------------------------------
@@ -610,6 +811,33 @@ def test_the_stub_is_not_done_and_the_solution_passes(notebook, name, stub_sourc
     assert run_your_turn(stub_source, name).status == checks.NOT_DONE
     result = run_your_turn(solution, name)
     assert result, f"{notebook}: the solution of {name} fails its check: {result}"
+
+
+# The course's own version of what each "Your turn" asks for: the code cell defining it must come
+# after the exercise, or the answer would already be on the page.
+COURSE_VERSION = {"my_one_hot_steps": "one_hot_steps", "my_get_params": "get_params",
+                  "my_rnn": "rnn", "my_predict_ch8": "predict_step_by_step",
+                  "my_grad_clipping": "grad_clipping", "my_prepare_state": "train_epoch_ch8",
+                  "my_minibatch_loss": "train_epoch_ch8", "my_epoch_perplexity": "train_epoch_ch8"}
+
+
+def test_every_your_turn_comes_before_the_course_version():
+    found = set()
+    for notebook in course_notebooks():
+        sources = ["".join(c["source"]) if c["cell_type"] == "code" else ""
+                   for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"]]
+        for i, source in enumerate(sources):
+            match = STUB.search(source)
+            if not match or "NotImplementedError" not in source:
+                continue
+            name = match.group(1)
+            course = COURSE_VERSION[name]
+            defined = [j for j, other in enumerate(sources)
+                       if re.search(rf"^def {course}\(", other, re.MULTILINE)]
+            assert defined, f"{notebook.name}: no cell defines {course}"
+            assert min(defined) > i, f"{notebook.name}: {course} is defined above {name}'s stub"
+            found.add(name)
+    assert found == set(COURSE_VERSION)
 
 
 def test_the_cells_the_hints_point_to_exist():
