@@ -87,8 +87,8 @@ def colored_text_html(text: str, values: Sequence[float], vmin: float = -1.0,
             style += ";outline:2px solid #000"
         spans.append(f'<span style="{style}" title="{i}: {float(value):.3g}">'
                      f'{html.escape(char)}</span>')
-    return ('<div style="font-family:monospace;white-space:pre-wrap;line-height:1.6;'
-            f'font-size:105%">{"".join(spans)}</div>')
+    return ('<div class="crnn-colored" style="font-family:monospace;white-space:pre-wrap;'
+            f'line-height:1.6;font-size:105%">{"".join(spans)}</div>')
 
 
 def text_heat_figure(text: str, values: Sequence[float], vmin: float = -1.0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,8 +20,14 @@ from typing import Callable, Iterator
 import nbformat
 import pytest
 
+from course import SMALL_PARAMETERS
 from paths import NOTEBOOKS
 
+LOOK_INSIDE = "12_look_inside.ipynb"
+# Notebook 12 as the smoke run has it (no checkpoints: small models trained in the notebook),
+# but trained long enough that the next-character bars differ from one step to the next.
+LOOK_INSIDE_PARAMETERS = {**SMALL_PARAMETERS["12_look_inside"], "num_hiddens": 32,
+                          "num_epochs": 8}
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
@@ -122,6 +129,26 @@ def shutdown_kernels(url: str, token: str) -> None:
             urllib.request.urlopen(request, timeout=20).close()
     except OSError:
         pass  # the server is already gone: its kernels went with it
+
+
+def check_unit_explorer(page) -> None:
+    """Pick another unit from the ranked list: the passage is coloured anew."""
+    passage = page.locator(".crnn-colored").first  # the unit explorer is the first view
+    before = passage.inner_html()
+    page.locator(".widget-dropdown", has_text="ranked").locator("select").select_option(index=1)
+    wait_for(page, lambda: passage.inner_html() != before, 30,
+             "the passage to be coloured by another unit")
+
+
+def check_step_walker(page) -> None:
+    """Step once: the walker moves to step 2 and draws new next-character bars."""
+    view = page.locator(".widget-html", has_text=re.compile(r"step \d+ of \d+")).first
+    assert re.search(r"step 1 of \d+", view.inner_text())
+    before = view.locator(".crnn-bars").inner_text()
+    page.get_by_role("button", name="step ▶").click()
+    wait_for(page, lambda: re.search(r"step 2 of \d+", view.inner_text()), 30,
+             "the step walker to take a step")
+    assert view.locator(".crnn-bars").inner_text() != before
 
 
 def wait_for(page, predicate: Callable[[], object], timeout: float, what: str) -> None:

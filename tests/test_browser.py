@@ -13,7 +13,11 @@ import sys
 
 import pytest
 from browser_support import (
+    LOOK_INSIDE,
+    LOOK_INSIDE_PARAMETERS,
     as_root,
+    check_step_walker,
+    check_unit_explorer,
     chromium,
     course_copy,
     free_port,
@@ -59,9 +63,11 @@ def write_settings(settings) -> None:
 def jupyterlab(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("jupyterlab")
     require_chromium()
-    # 08 with small training parameters, and a copy of it that would train (almost) forever
+    # 08 with small training parameters, a copy of it that would train (almost) forever,
+    # and 12 with small models trained in the notebook
     course = course_copy(tmp_path, {NOTEBOOK: (NOTEBOOK, SMALL),
-                                    STOP_NOTEBOOK: (NOTEBOOK, ENDLESS)})
+                                    STOP_NOTEBOOK: (NOTEBOOK, ENDLESS),
+                                    LOOK_INSIDE: (LOOK_INSIDE, LOOK_INSIDE_PARAMETERS)})
     port, token = free_port(), secrets.token_hex(16)
     write_settings(tmp_path / "settings")
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
@@ -151,6 +157,14 @@ def test_playground_notebook_in_jupyterlab(jupyterlab, browser):
     page.wait_for_timeout(300)
     page.locator(".jp-NotebookPanel").first.screenshot(
         path=str(SCREENSHOTS / "08_playground.png"))
+
+
+def test_look_inside_views_in_jupyterlab(jupyterlab, browser):
+    url, token, _ = jupyterlab
+    page = open_and_run_all(browser, url, token, LOOK_INSIDE)
+    wait_until_done(page, 300)
+    check_unit_explorer(page)
+    check_step_walker(page)
 
 
 def test_stop_button_ends_training_while_the_cell_is_busy(jupyterlab, browser):

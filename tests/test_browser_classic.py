@@ -12,7 +12,11 @@ from importlib import metadata
 
 import pytest
 from browser_support import (
+    LOOK_INSIDE,
+    LOOK_INSIDE_PARAMETERS,
     as_root,
+    check_step_walker,
+    check_unit_explorer,
     chromium,
     course_copy,
     free_port,
@@ -22,12 +26,10 @@ from browser_support import (
     wait_for,
 )
 
-from course import SMALL_PARAMETERS
-from paths import BUILD, NOTEBOOKS
+from paths import BUILD
 
 SCREENSHOTS = BUILD / "screenshots"
-PLAYGROUND, STOP, LOOK_INSIDE = ("08_playground.ipynb", "08_playground_stop.ipynb",
-                                 "12_look_inside.ipynb")
+PLAYGROUND, STOP = "08_playground.ipynb", "08_playground_stop.ipynb"
 SMALL = {"num_hiddens": 32, "num_epochs": 8, "max_tokens": 2000}
 ENDLESS = {**SMALL, "num_epochs": 100_000}  # only the Stop button ends this run in time
 KERNEL_READY = """() => !!(window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel
@@ -54,8 +56,7 @@ def classic(tmp_path_factory):
     require_chromium()
     tmp_path = tmp_path_factory.mktemp("classic")
     variants = {PLAYGROUND: (PLAYGROUND, SMALL), STOP: (PLAYGROUND, ENDLESS)}
-    if (NOTEBOOKS / LOOK_INSIDE).exists():
-        variants[LOOK_INSIDE] = (LOOK_INSIDE, SMALL_PARAMETERS[LOOK_INSIDE.removesuffix(".ipynb")])
+    variants[LOOK_INSIDE] = (LOOK_INSIDE, LOOK_INSIDE_PARAMETERS)
     course = course_copy(tmp_path, variants)
     port, token = free_port(), secrets.token_hex(16)
     command = [sys.executable, "-m", "notebook", "--no-browser", "--ip=127.0.0.1",
@@ -136,18 +137,10 @@ def test_stop_button_ends_training_on_ipykernel_6(classic, browser):
     assert "identical parameters: True" in text  # the notebook went on with what was learned
 
 
-def test_look_inside_step_walker_in_the_classic_notebook(classic, browser):
-    if not (NOTEBOOKS / LOOK_INSIDE).exists():
-        pytest.skip(f"notebooks/{LOOK_INSIDE} does not exist yet")
+def test_look_inside_views_in_the_classic_notebook(classic, browser):
     page = run_all(browser, classic, LOOK_INSIDE)
     wait_until_done(page, 300)
-    step = page.get_by_role("button", name="step ▶")
-    assert step.count() == 1
-    view = page.locator(".widget-html", has_text=re.compile(r"step \d+ of \d+"))
-    assert re.search(r"step 1 of \d+", view.first.inner_text())
-    before = view.first.locator(".crnn-bars").inner_text()
-    step.click()
-    wait_for(page, lambda: re.search(r"step 2 of \d+", view.first.inner_text()), 30,
-             "the step walker to take a step")
-    assert view.first.locator(".crnn-bars").inner_text() != before  # new bars for the new step
-    screenshot(page, view.first, "12_look_inside_classic.png")
+    check_unit_explorer(page)
+    check_step_walker(page)
+    screenshot(page, page.locator(".widget-html", has_text=re.compile(r"step \d+ of \d+")).first,
+               "12_look_inside_classic.png")
