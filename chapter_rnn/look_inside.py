@@ -2,7 +2,7 @@
 # Edit the notebook's #@save cells, then run `make sync`.
 """12. Looking inside the trained network"""
 
-# %% notebooks/12_look_inside.ipynb cell 7 (id 034deb1d)
+# %% notebooks/12_look_inside.ipynb cell 8 (id 0c514d88)
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +13,7 @@ from chapter_rnn.data import Vocab
 from chapter_rnn.prediction import prefix_for_model
 
 
-# %% notebooks/12_look_inside.ipynb cell 8 (id 0c514d88)
+# %% notebooks/12_look_inside.ipynb cell 9 (id 6920dbe1)
 def encode_text(text: str, vocab: Vocab) -> list[int]:
     """`text` as the model reads it (preprocessed like the training text), as token indices."""
     return vocab[list(prefix_for_model(text))]
@@ -45,7 +45,7 @@ def next_token_logits(net, states: torch.Tensor) -> torch.Tensor:
         return states @ W_hq + b_q
 
 
-# %% notebooks/12_look_inside.ipynb cell 12 (id d019a1c6)
+# %% notebooks/12_look_inside.ipynb cell 13 (id aa88c124)
 VOWELS = frozenset("aeiou")
 
 
@@ -70,7 +70,7 @@ def char_features(text: str) -> dict[str, np.ndarray]:
             "just read 'th'": after_th}
 
 
-# %% notebooks/12_look_inside.ipynb cell 15 (id fe49590d)
+# %% notebooks/12_look_inside.ipynb cell 18 (id 24a28dde)
 def unit_correlations(states: torch.Tensor, feature: np.ndarray) -> np.ndarray:
     """Pearson correlation of every unit's activation with `feature` (where it is defined).
 
@@ -111,7 +111,7 @@ def probe_correlation(states: torch.Tensor, feature: np.ndarray, train_share: fl
     return float(np.corrcoef(x[split:] @ weights, f[split:])[0, 1])
 
 
-# %% notebooks/12_look_inside.ipynb cell 29 (id 0db099da)
+# %% notebooks/12_look_inside.ipynb cell 35 (id 1e3ac44b)
 def input_gradient_norms(net, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """How strongly each input sways a prediction, for a batch of windows read from zeros.
 
@@ -132,7 +132,8 @@ def input_gradient_norms(net, states: torch.Tensor, targets: torch.Tensor) -> to
         # Back through tanh (now at the pre-activation of step t), then back to H_{t-1}.
         torch.mul(g, tanh_derivatives[:, t], out=grads[:, t])
         g = grads[:, t] @ W_hh.T
-    return (grads @ W_xh.T).norm(dim=2)
+    # The norm in float64: squaring float32 entries below about 1e-19 would underflow to 0.
+    return torch.linalg.vector_norm(grads @ W_xh.T, dim=2, dtype=torch.float64).float()
 
 
 def influence(net, tokens: list[int], position: int,
@@ -169,7 +170,35 @@ def influence_by_distance(net, tokens: list[int], positions: list[int],
     return input_gradient_norms(net, states, targets.to(states.device)).flip(1).cpu()
 
 
-# %% notebooks/12_look_inside.ipynb cell 44 (id de7c0547)
+# %% notebooks/12_look_inside.ipynb cell 46 (id d0bc6e9f)
+def backward_factor_per_step(net, states: torch.Tensor, burn_in: int = 100) -> float:
+    """The average factor by which one step back through time multiplies a gradient's norm,
+    along the text whose hidden states are `states` (T, num_hiddens).
+
+    A gradient is carried from the last step to the first through the same two factors as in
+    `input_gradient_norms`: tanh's derivative 1 - H_t^2, then W_hh transposed. It is rescaled to
+    norm 1 after every step, so it can neither overflow nor vanish, and the growth factors are
+    averaged geometrically. The first `burn_in` steps are left out: the gradient starts as a
+    fixed random vector and needs a few steps to turn into the direction that grows fastest."""
+    if len(states) <= burn_in:
+        raise ValueError(f"need more than burn_in = {burn_in} steps, got {len(states)}")
+    W_hh = net.params[1].detach().double()
+    tanh_derivatives = 1 - states.detach().double() ** 2
+    generator = torch.Generator().manual_seed(0)
+    g = torch.randn(W_hh.shape[0], generator=generator, dtype=torch.float64).to(W_hh.device)
+    g = g / g.norm()
+    log_factors = []
+    for t in reversed(range(len(states))):
+        g = (g * tanh_derivatives[t]) @ W_hh.T
+        norm = g.norm()
+        if norm == 0:  # no recurrence: nothing reaches the step before
+            return 0.0
+        log_factors.append(norm.log())
+        g = g / norm
+    return torch.stack(log_factors[burn_in:]).mean().exp().item()
+
+
+# %% notebooks/12_look_inside.ipynb cell 53 (id 82e72b11)
 @dataclass
 class WalkStep:
     """What one step of the RNN does: the character read, its row of W_xh, H_t, the prediction."""
@@ -194,4 +223,4 @@ def walk_text(net, vocab: Vocab, text: str) -> list[WalkStep]:
             for t, h, p in zip(tokens, states, probabilities)]
 
 
-__all__ = ['encode_text', 'hidden_states', 'next_token_logits', 'VOWELS', 'char_features', 'unit_correlations', 'rank_units', 'probe_correlation', 'input_gradient_norms', 'influence', 'influence_by_distance', 'WalkStep', 'walk_text']
+__all__ = ['encode_text', 'hidden_states', 'next_token_logits', 'VOWELS', 'char_features', 'unit_correlations', 'rank_units', 'probe_correlation', 'input_gradient_norms', 'influence', 'influence_by_distance', 'backward_factor_per_step', 'WalkStep', 'walk_text']

@@ -124,3 +124,55 @@ def test_walk_text_keeps_every_step(small_net, vocab):
     top = steps[-1].top(vocab, 3)
     assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]
     assert top[0][1] == pytest.approx(steps[-1].probabilities.max().item())
+
+
+def test_a_tiny_influence_does_not_underflow_to_zero(small_net, vocab):
+    """Entries near 1e-25 square below float32's range; the norm must still be positive."""
+    with torch.no_grad():
+        small_net.params[1].mul_(1e-3 / small_net.params[1].abs().max())  # each step: x 1e-3 or less
+    result = crnn.influence(small_net, crnn.encode_text(TEXT, vocab), 12)
+    assert result[:13].min() > 0 and result[:13].min() < 1e-25
+
+
+def test_backward_factor_of_a_scaled_rotation_is_its_scale(make_net, vocab):
+    """With every tanh' = 1 (zero states) a step back is W_hh^T alone: here 0.7 times a rotation."""
+    net = make_net(16)
+    rotation, _ = torch.linalg.qr(torch.randn(16, 16, generator=torch.Generator().manual_seed(1)))
+    with torch.no_grad():
+        net.params[1].copy_(0.7 * rotation)
+    factor = crnn.backward_factor_per_step(net, torch.zeros(200, 16), burn_in=10)
+    assert factor == pytest.approx(0.7)
+
+
+def test_backward_factor_counts_the_tanh_derivatives(make_net, vocab):
+    net = make_net(16)
+    with torch.no_grad():
+        net.params[1].copy_(torch.eye(16))
+    states = torch.full((200, 16), 0.5)  # every tanh' = 1 - 0.25
+    assert crnn.backward_factor_per_step(net, states, burn_in=10) == pytest.approx(0.75)
+
+
+def test_backward_factor_without_recurrence_is_zero(small_net):
+    with torch.no_grad():
+        small_net.params[1].zero_()
+    assert crnn.backward_factor_per_step(small_net, torch.zeros(200, small_net.num_hiddens)) == 0
+
+
+def test_backward_factor_matches_how_influence_fades(make_net, vocab):
+    """The factor per step is the rate at which the influence of older inputs falls."""
+    net = make_net(32)
+    rotation, _ = torch.linalg.qr(torch.randn(32, 32, generator=torch.Generator().manual_seed(2)))
+    with torch.no_grad():  # as in the trained models: large inputs, W_hh's radius above 1
+        net.params[0].mul_(30)
+        net.params[1].copy_(1.2 * rotation)
+    tokens = crnn.encode_text(TEXT * 8, vocab)
+    factor = crnn.backward_factor_per_step(net, crnn.hidden_states(net, tokens), burn_in=20)
+    profile = crnn.influence_by_distance(net, tokens, list(range(60, len(tokens) - 1)), 60)
+    fit = np.arange(10, 50)
+    slope = np.polyfit(fit, np.log(profile.median(dim=0).values[fit].double().numpy()), 1)[0]
+    assert factor < 0.95 and np.exp(slope) == pytest.approx(factor, rel=0.02)
+
+
+def test_backward_factor_needs_more_steps_than_the_burn_in(small_net):
+    with pytest.raises(ValueError, match="need more than burn_in = 100 steps, got 50"):
+        crnn.backward_factor_per_step(small_net, torch.zeros(50, small_net.num_hiddens))
