@@ -21,7 +21,9 @@ is torch.cuda.max_memory_allocated.
 
 Then, on the CPU, with both thread settings, `breakdown` profiles minibatches of the book's code,
 the teaching path and the fast path (torch.profiler) and splits one of each into parts that add
-up to its wall time, its products into the bound's time and what lies beyond it. `--table`
+up to its wall time, its products into the bound's time and what lies beyond it; and
+compile_lever.py times the fast path's minibatch compiled by torch.compile against the eager one.
+`--table`
 prints README's markdown table again from a results.json without running anything.
 """
 import argparse
@@ -733,7 +735,17 @@ def main() -> int:
             breakdowns.append(breakdown(corpus, vocab, torch.device("cpu"), threads,
                                         args.profile_repeats))
     guard_us = guard_cost_us()
-    from view_timings import measure_views, view_table  # beside this script, on its path
+    from compile_lever import compile_table, measure_compile  # beside this script
+    from view_timings import measure_views, view_table
+
+    print("compiling the fast path's minibatch with torch.compile ...", file=sys.stderr,
+          flush=True)
+    try:
+        compile_rows = measure_compile(sorted({default_threads, 1}, reverse=True))
+    except Exception as error:  # e.g. no C++ compiler for inductor on this machine
+        compile_rows, compile_failure = [], f"{type(error).__name__}: {error}".splitlines()[0]
+    else:
+        compile_failure = None
 
     print("timing notebook 12's views ...", file=sys.stderr, flush=True)
     view_rows = measure_views()
@@ -750,6 +762,10 @@ def main() -> int:
         print(breakdown_table(result))
     print(f"\nnotebook 12's views (torch's default threads), median of 5 calls:\n"
           f"{view_table(view_rows)}")
+    print("\ntorch.compile of the fast path's minibatch (gradients, no update), "
+          "eager and compiled taking turns:")
+    print(compile_table(compile_rows) if compile_rows
+          else f"could not compile here: {compile_failure}")
     print(f"\nthe teaching path's guards (.item(), two finiteness checks, the Ctrl-C guard), "
           f"timed alone: {guard_us:.1f} us per minibatch")
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}; "
@@ -778,6 +794,7 @@ def main() -> int:
         "breakdown": breakdowns,
         "teaching_guards_us_per_minibatch": guard_us,
         "views_ms": view_rows,
+        "compile_fast_minibatch": compile_rows or compile_failure,
         "markdown_table": markdown,
     }
     args.output.write_text(json.dumps(results, indent=2) + "\n")
