@@ -137,11 +137,21 @@ def format_duration(seconds: float) -> str:
 Curve = tuple[Sequence[int], Sequence[float]]  # (epochs, perplexities)
 
 
+def label_2_3_5(value: float, _position=None) -> str:
+    """A minor tick's label on a log axis: 2, 3 and 5 times a power of ten are labelled (20, 0.3),
+    the others left blank so that the labels do not crowd."""
+    if value <= 0:
+        return ""
+    leading = value / 10 ** math.floor(math.log10(value))
+    return f"{value:g}" if round(leading, 6) in (2, 3, 5) else ""
+
+
 def perplexity_png(curves: dict[str, Curve], title: str, num_epochs: int) -> bytes:
     """Render perplexity curves as PNG bytes: {label: (epochs, perplexities)}, e.g. the training
     perplexity of every epoch and the validation perplexity of the epochs where it was measured.
     Empty curves are left out."""
     from matplotlib.figure import Figure  # no pyplot: nothing is shown behind our back
+    from matplotlib.ticker import FuncFormatter, ScalarFormatter
 
     fig = Figure(figsize=(5.5, 3.2), dpi=80)
     ax = fig.add_subplot()
@@ -151,8 +161,13 @@ def perplexity_png(curves: dict[str, Curve], title: str, num_epochs: int) -> byt
             ax.plot(epochs, values, marker="o" if len(values) < 30 else None, markersize=3,
                     label=label)
     ax.set_xlim(1, max(num_epochs, 2))
+    # Log scale: perplexity falls from about the vocabulary size to about 1, and the late,
+    # small-looking gains (2 -> 1.2) are as large a step in log-loss as the early ones.
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(FuncFormatter(label_2_3_5))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("perplexity")
+    ax.set_ylabel("perplexity (log scale)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if any(values for _, values in curves.values()):

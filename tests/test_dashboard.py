@@ -65,6 +65,18 @@ def test_perplexity_png():
     assert png.startswith(b"\x89PNG")
 
 
+def test_perplexity_is_plotted_on_a_log_scale(monkeypatch):
+    from matplotlib.axes import Axes
+
+    scales = []
+    original = Axes.set_yscale
+    monkeypatch.setattr(Axes, "set_yscale",
+                        lambda self, value, **kw: (scales.append(value),
+                                                   original(self, value, **kw)))
+    dashboard.perplexity_png({"train": ([1, 2, 3], [27.0, 5.0, 1.2])}, "t", 10)
+    assert scales == ["log"]
+
+
 def test_plots_validation_against_the_epochs_where_it_was_evaluated(monkeypatch):
     history = crnn.TrainingHistory(device="cpu")
     for epoch in range(1, 7):
@@ -330,3 +342,9 @@ def test_plain_python_process_with_live_dashboard_is_clean():
     assert done.returncode == 0, done.stderr
     assert "IProgress" not in done.stderr + done.stdout and "VBox" not in done.stdout
     assert done.stdout.splitlines()[0].startswith("perplexity ")
+
+
+@pytest.mark.parametrize("value, label", [(2.0, "2"), (30.0, "30"), (0.5, "0.5"), (7.0, ""),
+                                          (4.0, ""), (0.0, "")])
+def test_only_2_3_and_5_label_the_minor_log_ticks(value, label):
+    assert dashboard.label_2_3_5(value) == label
