@@ -15,6 +15,7 @@ from chapter_rnn.gradient_clipping import grad_clipping, model_params
 from chapter_rnn.training import (
     TrainingStopped,
     check_finite,
+    interrupts_held_back,
     perplexity_from_loss,
     run_training,
     sgd_updater,
@@ -151,10 +152,11 @@ def train_epoch_untruncated(net, train_iter, loss, updater, device: torch.device
         norm = check_finite(grad_clipping(net, theta), "gradient norm", minibatch)
         if grad_norms is not None:
             grad_norms.append(norm)
-        if isinstance(updater, torch.optim.Optimizer):
-            updater.step()
-        else:
-            updater(batch_size=1)  # the loss is already a mean
+        with interrupts_held_back():  # Ctrl-C never leaves an update half done
+            if isinstance(updater, torch.optim.Optimizer):
+                updater.step()
+            else:
+                updater(batch_size=1)  # the loss is already a mean
         if seconds is not None:
             seconds.append(time.perf_counter() - tic)
         total_loss += l_value * Y.numel()

@@ -2,6 +2,8 @@
 untruncated backpropagation through time, the ReLU RNN and the probabilities behind the
 perplexity."""
 import math
+import os
+import signal
 
 import pytest
 import torch
@@ -269,6 +271,25 @@ def test_train_epoch_untruncated_clips_and_stops_on_nan(short_corpus, scratch):
         net.params[3].fill_(math.nan)
     with pytest.raises(crnn.TrainingDiverged, match="loss became NaN or infinite at minibatch 1"):
         crnn.train_epoch_untruncated(net, batches, nn.CrossEntropyLoss(), updater, CPU)
+
+
+def test_an_interrupt_during_an_untruncated_update_waits_for_the_whole_update(short_corpus,
+                                                                           scratch):
+    corpus, vocab = short_corpus
+    net = scratch(vocab, scale=30.0)
+    before = [p.detach().clone() for p in net.params]
+
+    def updater(batch_size):  # Ctrl-C after the first parameter has moved
+        with torch.no_grad():
+            for i, p in enumerate(net.params):
+                if i == 1:
+                    os.kill(os.getpid(), signal.SIGINT)
+                p -= 0.1 * p.grad / batch_size
+
+    with pytest.raises(KeyboardInterrupt):
+        crnn.train_epoch_untruncated(net, minibatches(corpus, count=2), nn.CrossEntropyLoss(),
+                                     updater, CPU)
+    assert all(not torch.equal(p, b) for p, b in zip(net.params, before))  # all moved
 
 
 def test_train_ch8_untruncated_runs_the_shared_loop(short_corpus, scratch):
